@@ -1,0 +1,403 @@
+"""The generic object store: the one path every read and write of every kind goes through.
+
+It plays the role of Kubernetes' ``registry/generic/registry.Store``: hooks of the kind's strategy
+run in a fixed order, system metadata (uid, timestamps, generation, managedFields) is maintained
+here, writes are compare-and-swap on the store's mod revision (retried when the client gave no
+precondition), deletion honours grace periods and finalizers, and ``dryRun`` runs everything but
+the store write. Handlers (``rest.py`` and the subresource modules) call it; it never sees HTTP.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from kybernetes.api import errors, validation
+from kybernetes.api.errors import FieldError
+from kybernetes.api.printing import format_time
+from kybernetes.api.schema import Schemas
+from kybernetes.api.strategy import ResourceInfo, Strategy, WriteContext
+from kybernetes.apiserver.watchcache import Entry, WatchCache, decode
+from kybernetes.store.interface import KeyExists, KeyNotFound, KeyValue, RevisionMismatch, Store
+
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+MAX_RETRIES = 16
+
+
+@dataclass(slots=True)
+class WriteOptions:
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = "Warn"  # Strict | Warn | Ignore
+    subresource: str = ""
+
+
+@dataclass(slots=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None  # Foreground | Background | Orphan
+    orphan_dependents: bool | None = None
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class Allocations:
+    """Allocators that remember what this request took, so a failed or dry-run write gives it back."""
+
+    inner: dict[str, Any]
+    taken: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def view(self) -> dict[str, Any]:
+        return {name: _Tracking(a, self.taken) for name, a in self.inner.items()}
+
+    def rollback(self) -> None:
+        for allocator, value in reversed(self.taken):
+            allocator.release(value)
+        self.taken.clear()
+
+
+class _Tracking:
+    def __init__(self, inner: Any, taken: list[tuple[Any, Any]]) -> None:
+        self.inner, self.taken = inner, taken
+
+    def allocate(self, requested: Any = None) -> Any:
+        value = self.inner.allocate(requested)
+        self.taken.append((self.inner, value))
+        return value
+
+    def release(self, value: Any) -> None:
+        self.inner.release(value)
+
+
+class ObjectStore:
+    def __init__(self, store: Store, cache: WatchCache, schemas: Schemas,
+                 allocators: dict[str, Any] | None = None) -> None:
+        self.store = store
+        self.cache = cache
+        self.schemas = schemas
+        self.allocators = allocators or {}
+
+    # --- conversion between served and stored forms ------------------------------------------
+    def to_served(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
+        if info.from_storage is not None:
+            obj = info.from_storage(obj)
+        elif obj.get("apiVersion") != info.api_version or obj.get("kind") != info.kind:
+            obj = dict(obj)
+        obj["apiVersion"], obj["kind"] = info.api_version, info.kind
+        return obj
+
+    def encode(self, info: ResourceInfo, obj: dict[str, Any]) -> bytes:
+        stored = info.to_storage(obj) if info.to_storage is not None else obj
+        md = stored.get("metadata")
+        if isinstance(md, dict) and "resourceVersion" in md:
+            stored = dict(stored)
+            stored["metadata"] = {k: v for k, v in md.items() if k != "resourceVersion"}
+        return orjson.dumps(stored)
+
+    def served_from_kv(self, info: ResourceInfo, kv: KeyValue) -> dict[str, Any]:
+        return self.to_served(info, decode(kv))
+
+    # --- reads ----------------------------------------------------------------------------------
+    async def get(self, info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
+        await self.cache.wait_fresh()
+        entry = self.cache.get(info.key(namespace, name))
+        if entry is None:
+            raise errors.not_found(info.plural, info.group, name)
+        return self.to_served(info, entry.obj)
+
+    def cached(self, info: ResourceInfo, namespace: str, name: str) -> Entry | None:
+        return self.cache.get(info.key(namespace, name))
+
+    # --- create ---------------------------------------------------------------------------------
+    def new_context(self, ctx: WriteContext, allocations: Allocations) -> WriteContext:
+        now = time.time()
+        ctx.now = ctx.now or format_time(now)
+        ctx.now_micro = ctx.now_micro or format_time(now, micro=True)
+        ctx.allocators = allocations.view()
+        return ctx
+
+    def check_kind(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if not kind:
+            raise errors.bad_request(f"Object 'Kind' is missing in '{orjson.dumps(obj).decode()[:200]}'")
+        if api_version and api_version != info.api_version:
+            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
+                                     f"API version ({info.api_version})")
+        if kind != info.kind:
+            raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({info.kind})")
+        obj["apiVersion"] = info.api_version
+
+    def check_namespace(self, info: ResourceInfo, obj: dict[str, Any], namespace: str) -> None:
+        md = obj.setdefault("metadata", {})
+        if not isinstance(md, dict):
+            raise errors.bad_request("metadata must be an object")
+        if info.namespaced:
+            body_ns = md.get("namespace") or ""
+            if body_ns and namespace and body_ns != namespace:
+                raise errors.bad_request("the namespace of the provided object does not match the namespace "
+                                         "sent on the request")
+            md["namespace"] = body_ns or namespace
+        else:
+            md.pop("namespace", None)
+
+    def namespace_admission(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
+        """NamespaceLifecycle: no new objects in missing or terminating namespaces."""
+        if not info.namespaced:
+            return
+        md = obj["metadata"]
+        ns = md.get("namespace", "")
+        entry = self.cache.get(f"/registry/core/namespaces/{ns}")
+        if entry is None:
+            raise errors.namespace_not_found(ns)
+        if (entry.obj.get("metadata") or {}).get("deletionTimestamp") or \
+                (entry.obj.get("status") or {}).get("phase") == "Terminating":
+            raise errors.namespace_terminating(info.plural, info.group, md.get("name") or md.get("generateName", ""), ns)
+
+    async def create(self, info: ResourceInfo, obj: dict[str, Any], ctx: WriteContext, opts: WriteOptions,
+                     strategy: Strategy | None = None,
+                     on_prepared: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Create ``obj`` (already decoded, kind-checked and namespaced). Returns the stored object."""
+        strategy = strategy or info.strategy
+        md = obj["metadata"]
+        for f in ("resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"):
+            md.pop(f, None)
+        self.namespace_admission(info, obj)
+        allocations = Allocations(self.allocators)
+        self.new_context(ctx, allocations)
+        ctx.dry_run = opts.dry_run
+        strategy.default(obj)
+        generated = not md.get("name") and bool(md.get("generateName"))
+        for _attempt in range(8):
+            if generated:
+                md["name"] = md["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+            md["uid"] = str(uuid.uuid4())
+            md["creationTimestamp"] = ctx.now
+            if strategy.tracks_generation:
+                md["generation"] = 1
+            else:
+                md.pop("generation", None)
+            try:
+                strategy.prepare_for_create(obj, ctx)
+                self._validate(info, strategy, obj, strategy.validate(obj, ctx))
+                ctx.warnings.extend(strategy.warnings_on_create(obj))
+                strategy.canonicalize(obj)
+                if on_prepared is not None:
+                    on_prepared(obj)
+                if opts.dry_run:
+                    allocations.rollback()
+                    return self.to_served(info, obj)
+                kv = await self.store.create(info.key(md.get("namespace"), md["name"]), self.encode(info, obj))
+            except KeyExists:
+                allocations.rollback()
+                if generated:
+                    continue
+                raise errors.already_exists(info.plural, info.group, md["name"]) from None
+            except BaseException:
+                allocations.rollback()
+                raise
+            md["resourceVersion"] = str(kv.mod_revision)
+            return self.to_served(info, obj)
+        raise errors.already_exists(info.plural, info.group, md.get("name", ""))
+
+    def _validate(self, info: ResourceInfo, strategy: Strategy, obj: dict[str, Any],
+                  errs: list[FieldError], old: dict[str, Any] | None = None) -> None:
+        md_errs = validation.validate_object_meta(obj, info.namespaced, _name_validator(info))
+        if old is not None:
+            md_errs += validation.validate_object_meta_update(obj, old)
+        # a kind may validate metadata.name itself more strictly; keep one error per path+type
+        seen = {(e.path, e.type, e.detail) for e in errs}
+        all_errs = [e for e in md_errs if (e.path, e.type, e.detail) not in seen] + errs
+        if all_errs:
+            name = (obj.get("metadata") or {}).get("name") or (obj.get("metadata") or {}).get("generateName", "")
+            raise errors.invalid_object(info.kind, info.group, name, all_errs)
+
+    # --- update ---------------------------------------------------------------------------------
+    async def update(self, info: ResourceInfo, namespace: str, name: str,
+                     mutate: Callable[[dict[str, Any] | None], dict[str, Any]],
+                     ctx: WriteContext, opts: WriteOptions, strategy: Strategy | None = None,
+                     precondition_rv: str | None = None, create_if_missing: bool = False,
+                     on_prepared: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
+                     ) -> tuple[dict[str, Any], bool]:
+        """Read-modify-write with compare-and-swap, like ``GuaranteedUpdate``.
+
+        ``mutate(current_served_or_None)`` returns the desired new object (a fresh dict). If it
+        carries ``metadata.resourceVersion`` (or ``precondition_rv`` is given) that is a
+        precondition: a mismatch is 409 Conflict; otherwise a concurrent change is retried.
+        Returns ``(object, created)``.
+        """
+        strategy = strategy or info.strategy
+        key = info.key(namespace, name)
+        for _ in range(MAX_RETRIES):
+            kv = await self.store.get(key)
+            current = self.served_from_kv(info, kv) if kv else None
+            if current is None and not create_if_missing:
+                raise errors.not_found(info.plural, info.group, name)
+            new = mutate(copy.deepcopy(current) if current is not None else None)
+            if current is None:
+                self.check_namespace(info, new, namespace)
+                return await self.create(info, new, ctx, opts, strategy=info.strategy,
+                                         on_prepared=(lambda o: on_prepared(o, None)) if on_prepared else None), True
+            assert kv is not None
+            md = new.setdefault("metadata", {})
+            requested_rv = md.get("resourceVersion") or precondition_rv
+            if requested_rv and requested_rv != str(kv.mod_revision):
+                raise errors.stale(info.plural, info.group, name)
+            if not requested_rv and not strategy.allow_unconditional_update() and not opts.subresource:
+                raise errors.invalid_object(info.kind, info.group, name, [errors.invalid(
+                    "metadata.resourceVersion", 0, "must be specified for an update")])
+            try:
+                result = await self._write_update(info, strategy, key, kv, current, new, ctx, opts, on_prepared)
+            except RevisionMismatch:
+                if requested_rv:
+                    raise errors.stale(info.plural, info.group, name) from None
+                continue
+            return result, False
+        raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
+
+    async def _write_update(self, info: ResourceInfo, strategy: Strategy, key: str, kv: KeyValue,
+                            current: dict[str, Any], new: dict[str, Any], ctx: WriteContext, opts: WriteOptions,
+                            on_prepared: Callable[[dict[str, Any], dict[str, Any] | None], None] | None,
+                            ) -> dict[str, Any]:
+        md, old_md = new["metadata"], current["metadata"]
+        new["apiVersion"], new["kind"] = info.api_version, info.kind
+        for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            if f in old_md:
+                md[f] = old_md[f]
+            else:
+                md.pop(f, None)
+        if "generation" in old_md:
+            md["generation"] = old_md["generation"]
+        if info.namespaced:
+            md.setdefault("namespace", old_md.get("namespace"))
+        allocations = Allocations(self.allocators)
+        self.new_context(ctx, allocations)
+        ctx.dry_run = opts.dry_run
+        try:
+            strategy.default(new)
+            strategy.prepare_for_update(new, current, ctx)
+            self._validate(info, strategy, new, strategy.validate_update(new, current, ctx), current)
+            ctx.warnings.extend(strategy.warnings_on_update(new, current))
+            strategy.canonicalize(new)
+            if on_prepared is not None:
+                on_prepared(new, current)
+            md["resourceVersion"] = old_md.get("resourceVersion")
+            if _same(new, current):
+                allocations.rollback()
+                return current
+            if md.get("deletionTimestamp") and not strategy.blocks_deletion(new) and \
+                    not md.get("deletionGracePeriodSeconds"):
+                # the last finalizer went away: the object is gone now
+                if opts.dry_run:
+                    allocations.rollback()
+                    return new
+                deleted = await self.store.delete(key, kv.mod_revision)
+                md["resourceVersion"] = str(deleted.mod_revision)
+                return new
+            if opts.dry_run:
+                allocations.rollback()
+                return new
+            out = await self.store.update(key, self.encode(info, new), kv.mod_revision)
+        except BaseException:
+            allocations.rollback()
+            raise
+        md["resourceVersion"] = str(out.mod_revision)
+        return new
+
+    # --- delete ---------------------------------------------------------------------------------
+    async def delete(self, info: ResourceInfo, namespace: str, name: str, ctx: WriteContext,
+                     opts: DeleteOptions) -> tuple[dict[str, Any], bool]:
+        """Delete or mark for deletion. Returns ``(object, removed_now)``."""
+        strategy = info.strategy
+        key = info.key(namespace, name)
+        for _ in range(MAX_RETRIES):
+            kv = await self.store.get(key)
+            if kv is None:
+                raise errors.not_found(info.plural, info.group, name)
+            obj = self.served_from_kv(info, kv)
+            md = obj["metadata"]
+            if opts.precondition_uid and opts.precondition_uid != md.get("uid"):
+                raise errors.conflict(info.plural, info.group, name,
+                                      f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
+                                      f"UID in object meta: {md.get('uid')}")
+            if opts.precondition_rv and opts.precondition_rv != md.get("resourceVersion"):
+                raise errors.conflict(info.plural, info.group, name,
+                                      f"Precondition failed: ResourceVersion in precondition: "
+                                      f"{opts.precondition_rv}, ResourceVersion in object meta: "
+                                      f"{md.get('resourceVersion')}")
+            now = time.time()
+            ctx.now = ctx.now or format_time(now)
+            grace = strategy.check_graceful_delete(obj, opts.grace_period_seconds)
+            finalizers = list(md.get("finalizers") or [])
+            policy = opts.propagation_policy or ("Orphan" if opts.orphan_dependents else None)
+            if policy == "Orphan" and "orphan" not in finalizers and not md.get("deletionTimestamp"):
+                finalizers.append("orphan")
+            elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
+                finalizers.append("foregroundDeletion")
+                if "orphan" in finalizers:
+                    finalizers.remove("orphan")
+            marked = dict(obj)
+            marked["metadata"] = dict(md)
+            if finalizers:
+                marked["metadata"]["finalizers"] = finalizers
+            strategy.prepare_for_delete(marked, ctx)
+            must_wait = strategy.blocks_deletion(marked)
+            if not must_wait and not grace:
+                if opts.dry_run:
+                    return obj, True
+                try:
+                    deleted = await self.store.delete(key, kv.mod_revision)
+                except (RevisionMismatch, KeyNotFound):
+                    continue
+                obj["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+                return obj, True
+            mmd = marked["metadata"]
+            if mmd.get("deletionTimestamp"):
+                # already terminating: only a shorter grace period changes anything
+                old_grace = mmd.get("deletionGracePeriodSeconds")
+                if grace is None or old_grace is None or grace >= old_grace:
+                    if marked == obj:
+                        return obj, False
+                else:
+                    mmd["deletionGracePeriodSeconds"] = grace
+                    mmd["deletionTimestamp"] = format_time(now + grace)
+            else:
+                mmd["deletionTimestamp"] = format_time(now + (grace or 0))
+                mmd["deletionGracePeriodSeconds"] = grace or 0
+            if opts.dry_run:
+                return marked, False
+            try:
+                out = await self.store.update(key, self.encode(info, marked), kv.mod_revision)
+            except RevisionMismatch:
+                continue
+            mmd["resourceVersion"] = str(out.mod_revision)
+            return marked, False
+        raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from managedFields timestamps (a no-op write changes nothing, as in Kubernetes)."""
+    if a == b:
+        return True
+    am, bm = a.get("metadata") or {}, b.get("metadata") or {}
+    if {k: v for k, v in a.items() if k != "metadata"} != {k: v for k, v in b.items() if k != "metadata"}:
+        return False
+    skip = ("managedFields",)
+    if {k: v for k, v in am.items() if k not in skip} != {k: v for k, v in bm.items() if k not in skip}:
+        return False
+    strip = [{k: v for k, v in e.items() if k != "time"} for e in am.get("managedFields") or []]
+    return strip == [{k: v for k, v in e.items() if k != "time"} for e in bm.get("managedFields") or []]
+
+
+def _name_validator(info: ResourceInfo) -> Callable[[str], list[str]]:
+    validator = getattr(info.strategy, "name_validator", None)
+    return validator if callable(validator) else validation.is_dns1123_subdomain
+

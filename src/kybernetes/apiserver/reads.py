@@ -1,0 +1,299 @@
+"""GET handlers: get one object, list (with selectors, chunking, resourceVersion semantics), watch.
+
+Lists and watches are served from the watch cache; a list that continues an earlier chunk or asks
+for an exact past resourceVersion reads the store at that revision, so chunks of one list are a
+consistent snapshot. Watch streams are newline-delimited JSON, flushed per event; the first Table
+event alone carries column definitions, as the apiserver does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from kybernetes.api import errors, selectors
+from kybernetes.api.strategy import ResourceInfo
+from kybernetes.apiserver import tables
+from kybernetes.apiserver.objects import ObjectStore
+from kybernetes.apiserver.request import Accept, RequestInfo, json_response, query_bool, query_int
+from kybernetes.apiserver.watchcache import Change, decode
+from kybernetes.store.interface import Compacted
+
+BOOKMARK_INTERVAL = 30.0
+CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
+                    "start a new list without the continue parameter, or use the continue token in this response "
+                    "to retrieve the remainder of the results. Continuing with the provided token results in an "
+                    "inconsistent list - objects that were created, modified, or deleted between the time the "
+                    "first chunk was returned and now may show up in the list.")
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+def make_predicate(info: ResourceInfo, request: web.Request) -> tuple[Predicate | None, selectors.FieldSelector]:
+    label_sel = selectors.parse_label_selector(request.query.get("labelSelector"))
+    field_sel = selectors.parse_field_selector(request.query.get("fieldSelector"))
+    if not field_sel.empty:
+        probe = info.strategy.field_selectors({"metadata": {}})
+        selectors.check_field_labels(field_sel, set(probe))
+    if label_sel.empty and field_sel.empty:
+        return None, field_sel
+
+    def pred(obj: dict[str, Any]) -> bool:
+        if not label_sel.empty and not label_sel.matches((obj.get("metadata") or {}).get("labels")):
+            return False
+        return field_sel.empty or field_sel.matches(info.strategy.field_selectors(obj))
+
+    return pred, field_sel
+
+
+def encode_continue(rv: int, start: str) -> str:
+    raw = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start + "\x00"})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        return int(data["rv"]), str(data["start"]).rstrip("\x00")
+    except Exception:
+        raise errors.bad_request("continue key is not valid: illegal base64 data or json") from None
+
+
+class Reads:
+    def __init__(self, objects: ObjectStore) -> None:
+        self.objects = objects
+        self.cache = objects.cache
+
+    # --- get ------------------------------------------------------------------------------------
+    async def get(self, request: web.Request, ri: RequestInfo, info: ResourceInfo, accept: Accept) -> web.Response:
+        rv = request.query.get("resourceVersion", "")
+        if rv not in ("", "0"):
+            await self._wait_rv(rv)
+        elif rv == "":
+            await self.cache.wait_fresh()
+        entry = self.cache.get(info.key(ri.namespace, ri.name))
+        if entry is None:
+            raise errors.not_found(info.plural, info.group, ri.name)
+        obj = self.objects.to_served(info, entry.obj)
+        if accept.table:
+            include = tables.include_object(request.query.get("includeObject"))
+            return json_response(tables.table(info.strategy, [obj], include,
+                                              {"resourceVersion": obj["metadata"].get("resourceVersion", "")}))
+        if accept.partial_metadata:
+            return json_response(tables.partial_metadata(obj))
+        if info.from_storage is None and entry.obj.get("apiVersion") == info.api_version:
+            return json_response(entry.raw())
+        return json_response(obj)
+
+    async def _wait_rv(self, rv: str) -> int:
+        try:
+            n = int(rv)
+        except ValueError:
+            raise errors.bad_request(f'invalid resource version "{rv}"') from None
+        if n > self.cache.revision:
+            try:
+                await self.cache.wait_for(n)
+            except TimeoutError:
+                raise errors.StatusError(504, "Timeout", f"Too large resource version: {n}, current: "
+                                         f"{self.cache.revision}",
+                                         {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                      "message": "Too large resource version"}],
+                                          "retryAfterSeconds": 1}) from None
+        return n
+
+    # --- list -----------------------------------------------------------------------------------
+    async def list(self, request: web.Request, ri: RequestInfo, info: ResourceInfo, accept: Accept) -> web.Response:
+        pred, _ = make_predicate(info, request)
+        limit = query_int(request, "limit") or 0
+        token = request.query.get("continue", "")
+        rv = request.query.get("resourceVersion", "")
+        match = request.query.get("resourceVersionMatch", "")
+        prefix = info.namespace_prefix(ri.namespace)
+        if token and rv not in ("",):
+            raise errors.bad_request("specifying resource version is not allowed when using continue")
+        if match and not rv:
+            raise errors.bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if token:
+            rev, start = decode_continue(token)
+            objs, more_key, remaining = await self._list_store(prefix, pred, limit, rev, start)
+            revision = rev
+        elif match == "Exact" and rv not in ("0",):
+            rev = int(rv) if rv.isdigit() else 0
+            objs, more_key, remaining = await self._list_store(prefix, pred, limit, rev, "")
+            revision = rev
+        else:
+            if rv == "":
+                await self.cache.wait_fresh()
+            elif rv != "0":
+                await self._wait_rv(rv)
+            revision = self.cache.revision
+            objs, more_key, remaining = self._list_cache(prefix, pred, limit)
+        list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
+        if more_key is not None:
+            list_meta["continue"] = encode_continue(revision, more_key)
+            if remaining is not None:
+                list_meta["remainingItemCount"] = remaining
+        return self._render_list(request, info, accept, objs, list_meta)
+
+    def _list_cache(self, prefix: str, pred: Predicate | None, limit: int
+                    ) -> tuple[list[Any], str | None, int | None]:
+        entries = self.cache.list(prefix)
+        if pred is None:
+            if limit and len(entries) > limit:
+                return entries[:limit], entries[limit - 1].key, len(entries) - limit
+            return entries, None, None
+        out = []
+        for i, e in enumerate(entries):
+            if pred(e.obj):
+                out.append(e)
+                if limit and len(out) == limit:
+                    rest = entries[i + 1:]
+                    if any(pred(x.obj) for x in rest):
+                        return out, e.key, None
+                    return out, None, None
+        return out, None, None
+
+    async def _list_store(self, prefix: str, pred: Predicate | None, limit: int, revision: int, start: str
+                          ) -> tuple[list[Any], str | None, int | None]:
+        out: list[Any] = []
+        cursor = start
+        batch = max(limit, 500) if limit else 0
+        try:
+            while True:
+                res = await self.objects.store.range(prefix, start=cursor, limit=batch, revision=revision)
+                for kv in res.kvs:
+                    obj = decode(kv)
+                    cursor = kv.key
+                    if pred is None or pred(obj):
+                        out.append(obj)
+                        if limit and len(out) == limit:
+                            more = res.more or kv is not res.kvs[-1]
+                            return out, (kv.key if more else None), None
+                if not res.more:
+                    return out, None, None
+        except Compacted:
+            raise errors.gone(CONTINUE_EXPIRED) from None
+
+    def _render_list(self, request: web.Request, info: ResourceInfo, accept: Accept, items: list[Any],
+                     list_meta: dict[str, Any]) -> web.Response:
+        fast = info.from_storage is None
+        if accept.table or accept.partial_metadata or not fast:
+            objs = [self.objects.to_served(info, e.obj if hasattr(e, "obj") else e) for e in items]
+            if accept.table:
+                include = tables.include_object(request.query.get("includeObject"))
+                return json_response(tables.table(info.strategy, objs, include, list_meta))
+            if accept.partial_metadata:
+                return json_response(tables.partial_list(objs, list_meta))
+            return json_response({"kind": info.list_kind_name, "apiVersion": info.api_version,
+                                  "metadata": list_meta, "items": objs})
+        parts = []
+        for e in items:
+            if hasattr(e, "raw") and e.obj.get("apiVersion") == info.api_version:
+                parts.append(e.raw())
+            else:
+                parts.append(orjson.dumps(self.objects.to_served(info, e.obj if hasattr(e, "obj") else e)))
+        head = orjson.dumps({"kind": info.list_kind_name, "apiVersion": info.api_version, "metadata": list_meta})
+        body = head[:-1] + b',"items":[' + b",".join(parts) + b"]}"
+        return json_response(body)
+
+    # --- watch ----------------------------------------------------------------------------------
+    async def watch(self, request: web.Request, ri: RequestInfo, info: ResourceInfo, accept: Accept
+                    ) -> web.StreamResponse:
+        pred, _ = make_predicate(info, request)
+        prefix = info.key(ri.namespace, ri.name) if ri.name else info.namespace_prefix(ri.namespace)
+        rv = request.query.get("resourceVersion", "")
+        bookmarks = query_bool(request, "allowWatchBookmarks")
+        timeout_s = query_int(request, "timeoutSeconds")
+        if timeout_s is None:
+            timeout_s = int(1800 * (1 + random.random()))
+        include = tables.include_object(request.query.get("includeObject")) if accept.table else ""
+        initial: list[dict[str, Any]] = []
+        if rv in ("", "0"):
+            if rv == "":
+                await self.cache.wait_fresh()
+            from_rev: int | None = self.cache.revision
+            initial = [e.obj for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
+                       and (not ri.name or e.key == prefix)]
+        else:
+            from_rev = await self._wait_rv(rv)
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
+                                                        "Cache-Control": "no-cache, private"})
+        resp.enable_chunked_encoding()
+        sent_headers = False
+
+        def frame(ev_type: str, obj: dict[str, Any]) -> bytes:
+            nonlocal sent_headers
+            if accept.table and ev_type in ("ADDED", "MODIFIED", "DELETED"):
+                obj = tables.table(info.strategy, [obj], include, {"resourceVersion":
+                                   (obj.get("metadata") or {}).get("resourceVersion", "")}, headers=not sent_headers)
+                sent_headers = True
+            elif accept.partial_metadata and ev_type in ("ADDED", "MODIFIED", "DELETED"):
+                obj = tables.partial_metadata(obj)
+            return orjson.dumps({"type": ev_type, "object": obj}) + b"\n"
+
+        try:
+            async with self.cache.subscribe(prefix, from_rev) as changes:
+                await resp.prepare(request)
+                for obj in initial:
+                    await resp.write(frame("ADDED", self.objects.to_served(info, obj)))
+                deadline = time.monotonic() + timeout_s
+                it = changes.__aiter__()
+                last_rev = from_rev or 0
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    wait = min(remaining, BOOKMARK_INTERVAL) if bookmarks else remaining
+                    try:
+                        change = await asyncio.wait_for(it.__anext__(), timeout=wait)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        if bookmarks and time.monotonic() < deadline:
+                            await resp.write(frame("BOOKMARK", {"kind": info.kind, "apiVersion": info.api_version,
+                                                                "metadata": {"resourceVersion": str(
+                                                                    max(last_rev, self.cache.revision))}}))
+                        continue
+                    last_rev = change.revision
+                    for ev_type, obj in translate(change, pred):
+                        if ri.name and change.key != prefix:
+                            continue
+                        await resp.write(frame(ev_type, self.objects.to_served(info, obj)))
+        except Compacted as exc:
+            err = errors.too_old_resource_version(exc.requested, exc.compacted)
+            if not resp.prepared:
+                await resp.prepare(request)
+            await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write_eof()
+        return resp
+
+
+def translate(change: Change, pred: Predicate | None) -> list[tuple[str, dict[str, Any]]]:
+    """Store change → watch events, honouring a filter like the apiserver (enter → ADDED, leave → DELETED)."""
+    if change.type == "DELETE":
+        if pred is None or pred(change.prev or change.obj):
+            return [("DELETED", change.obj)]
+        return []
+    now_ok = pred is None or pred(change.obj)
+    was_ok = change.prev is not None and (pred is None or pred(change.prev))
+    if change.prev is None:
+        return [("ADDED", change.obj)] if now_ok else []
+    if now_ok and was_ok:
+        return [("MODIFIED", change.obj)]
+    if now_ok:
+        return [("ADDED", change.obj)]
+    if was_ok:
+        return [("DELETED", change.obj)]
+    return []

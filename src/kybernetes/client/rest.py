@@ -1,0 +1,223 @@
+"""Async REST client for the Kubernetes API (ours or anyone's): kubeconfig loading, TLS client
+certificates or bearer tokens, JSON in and out, list/watch streams, typed errors.
+
+Paths are built from ``Resource`` descriptors so callers never format URLs by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import ssl
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import orjson
+import yaml
+
+from kybernetes.client.errors import ApiError, from_status
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+    kind: str = ""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+            if subresource:
+                base += f"/{subresource}"
+        return base
+
+
+PODS = Resource("", "v1", "pods", kind="Pod")
+NODES = Resource("", "v1", "nodes", namespaced=False, kind="Node")
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False, kind="Namespace")
+SERVICES = Resource("", "v1", "services", kind="Service")
+ENDPOINTS = Resource("", "v1", "endpoints", kind="Endpoints")
+EVENTS = Resource("", "v1", "events", kind="Event")
+CONFIGMAPS = Resource("", "v1", "configmaps", kind="ConfigMap")
+SECRETS = Resource("", "v1", "secrets", kind="Secret")
+SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts", kind="ServiceAccount")
+PVCS = Resource("", "v1", "persistentvolumeclaims", kind="PersistentVolumeClaim")
+DEPLOYMENTS = Resource("apps", "v1", "deployments", kind="Deployment")
+REPLICASETS = Resource("apps", "v1", "replicasets", kind="ReplicaSet")
+STATEFULSETS = Resource("apps", "v1", "statefulsets", kind="StatefulSet")
+DAEMONSETS = Resource("apps", "v1", "daemonsets", kind="DaemonSet")
+CONTROLLERREVISIONS = Resource("apps", "v1", "controllerrevisions", kind="ControllerRevision")
+JOBS = Resource("batch", "v1", "jobs", kind="Job")
+CRONJOBS = Resource("batch", "v1", "cronjobs", kind="CronJob")
+LEASES = Resource("coordination.k8s.io", "v1", "leases", kind="Lease")
+ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", kind="EndpointSlice")
+REPLICATIONCONTROLLERS = Resource("", "v1", "replicationcontrollers", kind="ReplicationController")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    server: str
+    ssl: ssl.SSLContext | bool
+    token: str | None = None
+    user_agent: str = "kybernetes"
+
+
+def _data_file(data: str | None, path: str | None, base: Path) -> str | None:
+    if data:
+        f = tempfile.NamedTemporaryFile(delete=False, prefix="kyb-kc-")
+        f.write(base64.b64decode(data))
+        f.close()
+        return f.name
+    if path:
+        return str((base / path).resolve())
+    return None
+
+
+def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
+                    user_agent: str = "kybernetes") -> ClientConfig:
+    p = Path(path)
+    cfg = yaml.safe_load(p.read_text())
+    ctx_name = context or cfg.get("current-context")
+    ctx = next(c["context"] for c in cfg.get("contexts", []) if c["name"] == ctx_name)
+    cluster = next(c["cluster"] for c in cfg.get("clusters", []) if c["name"] == ctx["cluster"])
+    user = next((u["user"] for u in cfg.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
+    server = cluster["server"]
+    sslctx: ssl.SSLContext | bool = False
+    if server.startswith("https"):
+        if cluster.get("insecure-skip-tls-verify"):
+            sslctx = ssl.create_default_context()
+            sslctx.check_hostname = False
+            sslctx.verify_mode = ssl.CERT_NONE
+        else:
+            ca = _data_file(cluster.get("certificate-authority-data"), cluster.get("certificate-authority"), p.parent)
+            sslctx = ssl.create_default_context(cafile=ca)
+        cert = _data_file(user.get("client-certificate-data"), user.get("client-certificate"), p.parent)
+        key = _data_file(user.get("client-key-data"), user.get("client-key"), p.parent)
+        if cert and key:
+            sslctx.load_cert_chain(cert, key)
+    return ClientConfig(server.rstrip("/"), sslctx, user.get("token"), user_agent)
+
+
+class Client:
+    """One HTTP session to one API server. Methods return decoded JSON dicts."""
+
+    def __init__(self, config: ClientConfig, max_connections: int = 100) -> None:
+        self.config = config
+        self._session: aiohttp.ClientSession | None = None
+        self._max = max_connections
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}
+            if self.config.token:
+                headers["Authorization"] = f"Bearer {self.config.token}"
+            self._session = aiohttp.ClientSession(
+                self.config.server, headers=headers,
+                connector=aiohttp.TCPConnector(ssl=self.config.ssl, limit=self._max),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
+                      content_type: str = "application/json", request_timeout: float = 60) -> dict[str, Any]:
+        data = orjson.dumps(body) if body is not None else None
+        q = {k: _q(v) for k, v in (params or {}).items() if v is not None}
+        url = path + ("?" + urlencode(q, doseq=True) if q else "")
+        async with self.session.request(method, url, data=data, headers={"Content-Type": content_type},
+                                        timeout=aiohttp.ClientTimeout(total=request_timeout)) as r:
+            raw = await r.read()
+            if r.status >= 400:
+                raise _error(r.status, raw)
+            return orjson.loads(raw) if raw else {}
+
+    # --- verbs ----------------------------------------------------------------------------------
+    async def get(self, res: Resource, name: str, namespace: str | None = None,
+                  subresource: str | None = None) -> dict[str, Any]:
+        return await self.request("GET", res.path(namespace, name, subresource))
+
+    async def list(self, res: Resource, namespace: str | None = None, **params: Any) -> dict[str, Any]:
+        return await self.request("GET", res.path(namespace), params=params)
+
+    async def create(self, res: Resource, obj: dict[str, Any], namespace: str | None = None,
+                     subresource: str | None = None, name: str | None = None, **params: Any) -> dict[str, Any]:
+        path = res.path(namespace, name, subresource) if subresource else res.path(namespace)
+        return await self.request("POST", path, obj, params)
+
+    async def replace(self, res: Resource, obj: dict[str, Any], namespace: str | None = None,
+                      subresource: str | None = None) -> dict[str, Any]:
+        return await self.request("PUT", res.path(namespace, obj["metadata"]["name"], subresource), obj)
+
+    async def patch(self, res: Resource, name: str, patch: Any, namespace: str | None = None,
+                    subresource: str | None = None, patch_type: str = "application/merge-patch+json",
+                    **params: Any) -> dict[str, Any]:
+        return await self.request("PATCH", res.path(namespace, name, subresource), patch, params, patch_type)
+
+    async def delete(self, res: Resource, name: str, namespace: str | None = None,
+                     **options: Any) -> dict[str, Any]:
+        return await self.request("DELETE", res.path(namespace, name), options or None)
+
+    async def watch(self, res: Resource, namespace: str | None = None, resource_version: str = "",
+                    timeout_seconds: int = 300, **params: Any) -> AsyncIterator[dict[str, Any]]:
+        """Watch events (dicts with type/object) until the server ends the stream."""
+        q = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds,
+             "allowWatchBookmarks": "true", **{k: _q(v) for k, v in params.items() if v is not None}}
+        url = res.path(namespace) + "?" + urlencode(q)
+        async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
+                                    ) as r:
+            if r.status >= 400:
+                raise _error(r.status, await r.read())
+            async for line in r.content:
+                if line.strip():
+                    yield orjson.loads(line)
+
+
+def _q(v: Any) -> Any:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v
+
+
+def _error(code: int, raw: bytes) -> ApiError:
+    try:
+        status = orjson.loads(raw)
+        if not isinstance(status, dict):
+            raise ValueError
+    except ValueError:
+        status = {"kind": "Status", "status": "Failure", "message": raw.decode(errors="replace")[:500], "code": code}
+    return from_status(code, status)
+
+
+async def wait_ready(client: Client, deadline_s: float = 30) -> None:
+    """Wait until the API server answers /readyz."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while True:
+        try:
+            async with client.session.get("/readyz") as r:
+                if r.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if loop.time() > end:
+            raise TimeoutError("API server not ready")
+        await asyncio.sleep(0.1)

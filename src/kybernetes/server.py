@@ -1,0 +1,88 @@
+"""Composition root of ``kyb server``: PKI → store → API server (→ later controllers, scheduler,
+embedded agent), each started once, in order, and stopped in reverse on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from kybernetes.apiserver import certs
+from kybernetes.apiserver.app import ApiServer, ApiServerConfig, make_app
+from kybernetes.apiserver.authn import User
+from kybernetes.store.interface import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    data_dir: Path
+    bind_address: str = "0.0.0.0"
+    https_listen_port: int = 6443
+    datastore_endpoint: str = ""
+    advertise_address: str = "127.0.0.1"
+    service_cidr: str = "10.43.0.0/16"
+    cluster_cidr: str = "10.42.0.0/16"
+    disable_agent: bool = False
+
+
+def open_store(endpoint: str, data_dir: Path) -> Store:
+    """``""``/``sqlite://`` → embedded SQLite under the data dir; ``sqlite:///abs/path.db`` → that file."""
+    from kybernetes.store.sqlite import SQLiteStore
+
+    if not endpoint or endpoint == "sqlite://":
+        db = data_dir / "server" / "db" / "state.db"
+    elif endpoint.startswith("sqlite://"):
+        db = Path(endpoint[len("sqlite://"):])
+    else:
+        raise ValueError(f"unsupported --datastore-endpoint {endpoint!r}: use sqlite:///path (etcd support is "
+                         "not available yet)")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(str(db))
+
+
+def server_url(cfg: ServerConfig) -> str:
+    host = cfg.bind_address if cfg.bind_address not in ("0.0.0.0", "::", "") else cfg.advertise_address
+    return f"https://{host}:{cfg.https_listen_port}"
+
+
+async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
+    t0 = time.monotonic()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    pki = await asyncio.to_thread(certs.ensure_pki, cfg.data_dir, [cfg.bind_address, cfg.advertise_address])
+    admin = User("system:admin", ("system:masters", "system:authenticated"))
+    store = open_store(cfg.datastore_endpoint, cfg.data_dir)
+    api = ApiServer(ApiServerConfig(service_cidr=cfg.service_cidr,
+                                    server_address=f"{cfg.advertise_address}:{cfg.https_listen_port}",
+                                    tokens={pki.admin_token: admin},
+                                    service_account_key=pki.dir / "service-account.key"), store)
+    app = make_app(api)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.bind_address, cfg.https_listen_port, ssl_context=pki.server_ssl_context(),
+                       reuse_address=True, backlog=1024)
+    await site.start()
+    kubeconfig = cfg.data_dir / "kubeconfig.yaml"
+    await asyncio.to_thread(certs.write_kubeconfig, kubeconfig, pki, server_url(cfg))
+    log.info("Running kube-apiserver on %s (ready in %.0f ms); kubeconfig at %s", server_url(cfg),
+             (time.monotonic() - t0) * 1000, kubeconfig)
+    if started is not None:
+        started.set()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("Shutting down")
+        await runner.cleanup()

