@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from kybernetes.api import apply as ssa
@@ -30,10 +31,9 @@ def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
     for d in dry:
         if d not in DRY_RUN_VALUES:
             raise errors.bad_request(f'Invalid dry run value "{d}": Unsupported value: "{d}": supported values: "All"')
-    fv = request.query.get("fieldValidation", "") or "Warn"
-    if fv not in ("Strict", "Warn", "Ignore"):
-        raise errors.bad_request(f'fieldValidation: Unsupported value: "{fv}": supported values: "Ignore", '
-                                 '"Strict", "Warn"')
+    options_kind = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}.get(request.method,
+                                                                                                   "CreateOptions")
+    fv = fieldvalidation.parse_directive(request.query.get("fieldValidation"), options_kind)
     manager = request.query.get("fieldManager", "")
     if len(manager) > 128:
         raise errors.invalid_object("PatchOptions", "meta.k8s.io", "", [errors.too_long("fieldManager", manager, 128)])
@@ -65,17 +65,25 @@ class Writes:
         return self.schemas.for_gvk(info.gvk)
 
     # --- field validation & managed fields ------------------------------------------------------
-    def check_fields(self, info: ResourceInfo, obj: dict[str, Any], opts: WriteOptions, ctx: WriteContext) -> None:
+    def check_fields(self, info: ResourceInfo, obj: dict[str, Any], opts: WriteOptions, ctx: WriteContext,
+                     raw: bytes = b"", content_type: str = "", patch_value: str | None = None) -> None:
+        """Unknown (and, for raw bodies, duplicate) fields per ``fieldValidation``; unknown ones are dropped."""
         root = self.schema_root(info)
         if root is None:
             return
         unknown = fieldvalidation.unknown_fields(obj, root, self.schemas)
-        if not unknown:
+        if getattr(info.strategy, "custom_resource", False):
+            unknown.sort()
+        dups = fieldvalidation.duplicate_fields(raw, content_type) if raw and opts.field_validation != "Ignore" \
+            else []
+        if not unknown and not dups:
             return
         if opts.field_validation == "Strict":
-            raise fieldvalidation.strict_error(unknown)
+            if patch_value is not None:
+                raise fieldvalidation.patch_strict_error(unknown, dups, patch_value)
+            raise fieldvalidation.strict_error(unknown, dups, kind=info.kind, version=info.version)
         if opts.field_validation == "Warn":
-            ctx.warnings.extend(fieldvalidation.warnings(unknown))
+            ctx.warnings.extend(fieldvalidation.warnings(unknown, dups))
         fieldvalidation.prune(obj, unknown)
 
     def track(self, info: ResourceInfo, opts: WriteOptions, ctx: WriteContext, operation: str = "Update"
@@ -93,11 +101,14 @@ class Writes:
                      body: dict[str, Any] | None = None) -> web.Response:
         ctx = self.context(request, ri)
         opts = write_options(request)
+        raw = b""
         if body is None:
-            body = rq.decode_object(await rq.read_body(request), rq.media_type(request))
+            raw = await rq.read_body(request)
+            body = rq.decode_object(raw, rq.media_type(request))
         self.objects.check_kind(info, body)
         self.objects.check_namespace(info, body, ri.namespace)
-        self.check_fields(info, body, opts, ctx)
+        self.check_fields(info, body, opts, ctx, raw if rq.media_type(request) != rq.PROTOBUF else b"",
+                          rq.media_type(request) or rq.JSON)
         hook = self.track(info, opts, ctx)
         obj = await self.objects.create(info, body, ctx, opts, on_prepared=lambda o: hook(o, None))
         return respond(obj, 201, ctx)
@@ -107,14 +118,16 @@ class Writes:
                      strategy: Strategy | None = None) -> web.Response:
         ctx = self.context(request, ri)
         opts = write_options(request, ri.subresource)
-        body = rq.decode_object(await rq.read_body(request), rq.media_type(request))
+        raw = await rq.read_body(request)
+        body = rq.decode_object(raw, rq.media_type(request))
         self.objects.check_kind(info, body)
         self.objects.check_namespace(info, body, ri.namespace)
         name = (body.get("metadata") or {}).get("name")
         if name != ri.name:
             raise errors.bad_request(f"the name of the object ({name}) does not match the name on the URL "
                                      f"({ri.name})")
-        self.check_fields(info, body, opts, ctx)
+        self.check_fields(info, body, opts, ctx, raw if rq.media_type(request) != rq.PROTOBUF else b"",
+                          rq.media_type(request) or rq.JSON)
         strategy = strategy or info.strategy
         hook = self.track(info, opts, ctx)
 
@@ -149,7 +162,12 @@ class Writes:
         if force and not is_apply:
             raise errors.bad_request("PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
                                      "specified for non-apply patch")
-        doc = rq.decode_patch_body(await rq.read_body(request), ctype)
+        raw = await rq.read_body(request)
+        doc = rq.decode_patch_body(raw, ctype)
+        if is_apply and opts.field_validation != "Ignore":
+            dups = fieldvalidation.duplicate_fields(raw, rq.APPLY_PATCH)
+            if dups and opts.field_validation == "Strict":
+                raise fieldvalidation.apply_strict_error(dups)
         strategy = strategy or info.strategy
         root = self.schema_root(info)
 
@@ -172,14 +190,10 @@ class Writes:
                 raise errors.not_found(info.plural, info.group, ri.name)
             before_rv = current["metadata"].get("resourceVersion")
             if ctype == rq.JSON_PATCH:
-                if not isinstance(doc, list):
-                    raise errors.bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
                 new = patch.apply_json_patch(current, doc)
             elif ctype == rq.MERGE_PATCH:
                 new = patch.apply_merge_patch(current, doc)
             else:
-                if not isinstance(doc, dict):
-                    raise errors.bad_request("strategic merge patch must be an object")
                 new = patch.apply_strategic_merge_patch(current, doc, root, self.schemas)
             if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
                 raise errors.bad_request("the patch produced an object without metadata")
@@ -187,7 +201,10 @@ class Writes:
                 new["metadata"].pop("resourceVersion", None)
             for k in ("kind", "apiVersion"):
                 new.setdefault(k, current.get(k))
-            self.check_fields(info, new, opts, ctx)
+            value = fieldvalidation.go_value(doc) if ctype == rq.STRATEGIC_PATCH else None
+            if opts.field_validation == "Strict" and value is None:
+                value = orjson.dumps(new).decode()
+            self.check_fields(info, new, opts, ctx, patch_value=value)
             return new
 
         hook = None if is_apply else self.track(info, opts, ctx)
