@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import textwrap
+import threading
 import time
 import uuid
 
@@ -20,25 +22,42 @@ def test_get_watch_streams_events_in_order(kubectl: Kubectl) -> None:
     kubectl("create", "ns", ns)
     cmd = [kubectl.binary, f"--cache-dir={kubectl.cache_dir}", "-n", ns, "get", "cm", "--watch-only",
            "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name} {.object.data.v}{\"\\n\"}",
-           "--request-timeout=20s"]
+           "--request-timeout=60s"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kubectl.env())
-    try:
-        # the watch is established once kubectl has listed; wait for that by polling the
-        # server's view of watchers is not exposed, so create objects until the first event shows
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
         assert proc.stdout is not None
-        deadline = time.monotonic() + 20
-        kubectl("-n", ns, "create", "cm", "probe")
-        first = proc.stdout.readline()
-        while "probe" not in first and time.monotonic() < deadline:
-            first = proc.stdout.readline()
-        assert first.split()[:2] == ["ADDED", "probe"], first
-        for i in range(5):
-            kubectl("-n", ns, "create", "cm", f"c{i}", f"--from-literal=v={i}")
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        # kubectl lists first and watches from the list's resourceVersion; probes created before
+        # the watch began are not reported, so create probes until one is
+        deadline = time.monotonic() + 30
+        first = ""
+        i = 0
+        while not first and time.monotonic() < deadline:
+            kubectl("-n", ns, "create", "cm", f"probe{i}", "--from-literal=v=p")
+            i += 1
+            try:
+                first = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+        assert first.split()[0] == "ADDED" and first.split()[1].startswith("probe"), first
+        for n in range(5):
+            kubectl("-n", ns, "create", "cm", f"c{n}", f"--from-literal=v={n}")
         kubectl("-n", ns, "patch", "cm", "c0", "--type=merge", "-p", '{"data":{"v":"x"}}')
         kubectl("-n", ns, "delete", "cm", "c1")
-        lines = [proc.stdout.readline().split() for _ in range(7)]
-        assert lines == [["ADDED", "c0", "0"], ["ADDED", "c1", "1"], ["ADDED", "c2", "2"], ["ADDED", "c3", "3"],
-                         ["ADDED", "c4", "4"], ["MODIFIED", "c0", "x"], ["DELETED", "c1", "1"]]
+        got: list[list[str]] = []
+        while len(got) < 7:
+            line = lines.get(timeout=20).split()
+            if not line[1].startswith("probe"):
+                got.append(line)
+        assert got == [["ADDED", "c0", "0"], ["ADDED", "c1", "1"], ["ADDED", "c2", "2"], ["ADDED", "c3", "3"],
+                       ["ADDED", "c4", "4"], ["MODIFIED", "c0", "x"], ["DELETED", "c1", "1"]]
+        assert lines.empty()
     finally:
         proc.kill()
         proc.wait()
@@ -118,7 +137,7 @@ def test_crd_custom_resources(kubectl: Kubectl) -> None:
     assert row.startswith("my-cron ") and "* * * * */5" in row and row.split()[-2] == "1"
     kubectl("-n", ns, "scale", "crontab", "my-cron", "--replicas=3")
     assert kubectl("-n", ns, "get", "ct", "my-cron", "-o", "jsonpath={.spec.replicas}") == "3"
-    bad = cr.replace("image: my-image", "image: 5").replace("cronSpec: \"* * * * */5\"", "cronSpec: 7")
+    bad = cr.replace("image: my-image, bogus: 1", "image: 5").replace("cronSpec: \"* * * * */5\"", "cronSpec: 7")
     res = kubectl.run("-n", ns, "apply", "-f", "-", input=bad, check=False)
     assert res.returncode != 0 and "must be of type string" in res.stderr
     kubectl("-n", ns, "delete", "ct", "my-cron")

@@ -7,6 +7,7 @@ creationTimestamp the way every printer's AGE column does.
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 from typing import Any
 
@@ -106,3 +107,66 @@ def map_selector_string(selector: dict[str, str] | None) -> str:
     if not selector:
         return "<none>"
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+def field_doc(definition: str, field: str) -> str:
+    """The OpenAPI description of ``field`` in ``definition`` (``io.k8s.api.storage.v1.StorageClass``).
+
+    Printers describe their columns with the fields' API documentation (Go's ``SwaggerDoc()``);
+    this reads the same text from the schema data. ``""`` when unknown.
+    """
+    return _field_docs(definition).get(field, "")
+
+
+@functools.cache
+def _field_docs(definition: str) -> dict[str, str]:
+    from kybernetes.api import schema
+
+    node = schema.builtin().definitions.get(definition) or {}
+    props = node.get("properties") or {}
+    return {k: str(v.get("description", "")) for k, v in props.items() if isinstance(v, dict)}
+
+
+def selector_string(selector: dict[str, Any] | None) -> str:
+    """``metav1.LabelSelectorAsSelector(s).String()``: requirements sorted by key, ``in`` values
+    sorted; ``""`` for a nil or empty selector. Raises ``ValueError`` for an invalid selector."""
+    if not selector:
+        return ""
+    reqs: list[tuple[str, str]] = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        op, key, values = expr.get("operator"), str(expr.get("key") or ""), sorted(set(expr.get("values") or []))
+        if op in ("In", "NotIn"):
+            if not values:
+                raise ValueError(f"for '{op}' operator, values set can't be empty")
+            reqs.append((key, f"{key} {op.lower()} ({','.join(values)})"))
+        elif op == "Exists":
+            reqs.append((key, key))
+        elif op == "DoesNotExist":
+            reqs.append((key, f"!{key}"))
+        else:
+            raise ValueError(f"{op!r} is not a valid label selector operator")
+    reqs.sort(key=lambda r: r[0])
+    return ",".join(text for _, text in reqs)
+
+
+def format_label_selector(selector: dict[str, Any] | None) -> str:
+    """``metav1.FormatLabelSelector``: the sorted selector string, ``<none>`` when empty, ``<error>``."""
+    try:
+        text = selector_string(selector)
+    except ValueError:
+        return "<error>"
+    return text or "<none>"
+
+
+def container_cells(containers: list[dict[str, Any]] | None) -> tuple[str, str]:
+    """The CONTAINERS and IMAGES cells of workload printers (``layoutContainerCells``)."""
+    containers = containers or []
+    return (",".join(str(c.get("name") or "") for c in containers),
+            ",".join(str(c.get("image") or "") for c in containers))
+
+
+def bool_ptr(value: Any) -> str:
+    """``printBoolPtr``: ``True``/``False``, ``<unset>`` for nil."""
+    if value is None:
+        return "<unset>"
+    return "True" if value else "False"

@@ -104,12 +104,14 @@ class Strategy:
         return []
 
     def prepare_for_update(self, obj: Object, old: Object, ctx: WriteContext) -> None:
-        """Main endpoint: keep the old status."""
+        """Main endpoint: keep the old status; bump generation when anything but metadata/status changed."""
         if self.has_status:
             if "status" in old:
                 obj["status"] = old["status"]
             else:
                 obj.pop("status", None)
+        if self.tracks_generation:
+            bump_generation_if_changed(obj, old)
 
     def validate_update(self, obj: Object, old: Object, ctx: WriteContext) -> list[FieldError]:
         """Every problem of an update, including immutable fields. Must not mutate."""
@@ -131,6 +133,17 @@ class Strategy:
         """Grace period in seconds for a delete, or None for immediate removal."""
         return None
 
+    #: DELETE answers with the object (pods, services) rather than a Success Status.
+    return_deleted_object: bool = False
+
+    def prepare_for_delete(self, obj: Object, ctx: WriteContext) -> None:
+        """Mutate an object that is being marked for deletion (e.g. a namespace goes Terminating)."""
+
+    def blocks_deletion(self, obj: Object) -> bool:
+        """Whether a marked object must stay until something finishes (metadata.finalizers by
+        default; namespaces also wait for spec.finalizers)."""
+        return bool((obj.get("metadata") or {}).get("finalizers"))
+
     def field_selectors(self, obj: Object) -> dict[str, str]:
         """Field label → value for ``fieldSelector`` matching; unknown labels are rejected with 400."""
         md = obj.get("metadata") or {}
@@ -146,6 +159,15 @@ class Strategy:
         """One Table row's cells, aligned with ``columns()``. ``now`` is epoch seconds."""
         md = obj.get("metadata") or {}
         return [md.get("name", ""), md.get("creationTimestamp")]
+
+
+def bump_generation_if_changed(obj: Object, old: Object) -> None:
+    """``metadata.generation = old + 1`` if any field outside metadata/status differs (idempotent)."""
+    old_gen = int((old.get("metadata") or {}).get("generation") or 1)
+    md = obj.setdefault("metadata", {})
+    skip = ("metadata", "status", "apiVersion", "kind")
+    changed = any(obj.get(k) != old.get(k) for k in set(obj) | set(old) if k not in skip)
+    md["generation"] = old_gen + 1 if changed else old_gen
 
 
 class StatusStrategy(Strategy):

@@ -126,9 +126,10 @@ class ObjectStore:
         return ctx
 
     def check_kind(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
-        kind, api_version = obj.get("kind"), obj.get("apiVersion")
-        if not kind:
-            raise errors.bad_request(f"Object 'Kind' is missing in '{orjson.dumps(obj).decode()[:200]}'")
+        """The body's kind/apiVersion must name this endpoint's type; missing ones default to it
+        (the apiserver decodes with the endpoint's GroupVersionKind as default)."""
+        kind, api_version = obj.get("kind") or info.kind, obj.get("apiVersion")
+        obj["kind"] = kind
         if api_version and api_version != info.api_version:
             raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
                                      f"API version ({info.api_version})")

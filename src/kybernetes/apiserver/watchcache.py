@@ -63,7 +63,7 @@ def decode(kv: KeyValue) -> dict[str, Any]:
     return obj
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Watcher:
     prefix: str
     queue: asyncio.Queue[Change | None] = field(default_factory=asyncio.Queue)

@@ -64,3 +64,11 @@ def from_status(code: int, status: dict[str, Any]) -> ApiError:
     if code == 429:
         return TooManyRequestsError(code, status)
     return ApiError(code, status)
+
+
+def has_status_cause(err: BaseException, cause: str) -> bool:
+    """Whether an API error's Status lists ``cause`` (e.g. ``NamespaceTerminating``) in details.causes."""
+    if not isinstance(err, ApiError):
+        return False
+    details = err.status.get("details") or {}
+    return any(isinstance(c, dict) and c.get("reason") == cause for c in details.get("causes") or [])

@@ -68,6 +68,9 @@ CRONJOBS = Resource("batch", "v1", "cronjobs", kind="CronJob")
 LEASES = Resource("coordination.k8s.io", "v1", "leases", kind="Lease")
 ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices", kind="EndpointSlice")
 REPLICATIONCONTROLLERS = Resource("", "v1", "replicationcontrollers", kind="ReplicationController")
+PVS = Resource("", "v1", "persistentvolumes", namespaced=False, kind="PersistentVolume")
+STORAGECLASSES = Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False, kind="StorageClass")
+PODDISRUPTIONBUDGETS = Resource("policy", "v1", "poddisruptionbudgets", kind="PodDisruptionBudget")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,11 @@ class Client:
     async def delete(self, res: Resource, name: str, namespace: str | None = None,
                      **options: Any) -> dict[str, Any]:
         return await self.request("DELETE", res.path(namespace, name), options or None)
+
+    async def delete_collection(self, res: Resource, namespace: str | None = None, body: dict[str, Any] | None = None,
+                                **params: Any) -> dict[str, Any]:
+        """``DELETE`` on the collection (``deletecollection``); ``body`` is the DeleteOptions."""
+        return await self.request("DELETE", res.path(namespace), body, params)
 
     async def watch(self, res: Resource, namespace: str | None = None, resource_version: str = "",
                     timeout_seconds: int = 300, **params: Any) -> AsyncIterator[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""networking.k8s.io/v1: Ingresses, IngressClasses and NetworkPolicies, one module per kind."""
