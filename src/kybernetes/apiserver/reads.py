@@ -273,8 +273,8 @@ class Reads:
             if not resp.prepared:
                 await resp.prepare(request)
             await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:
+            return resp  # the client went away
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp

@@ -71,13 +71,13 @@ class Watcher:
 
 
 class WatchCache:
-    def __init__(self, store: Store, root: str = "/registry/") -> None:
+    def __init__(self, store: Store, root: str = "/registry/", window: int = WINDOW) -> None:
         self.store = store
         self.root = root
         self.revision = 0
         self._by_prefix: dict[str, dict[str, Entry]] = {}
         self._sorted_keys: dict[str, list[str]] = {}
-        self._window: collections.deque[Change] = collections.deque(maxlen=WINDOW)
+        self._window: collections.deque[Change] = collections.deque(maxlen=window)
         self._watchers: set[Watcher] = set()
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
