@@ -62,7 +62,9 @@ async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
     store = open_store(cfg.datastore_endpoint, cfg.data_dir)
     api = ApiServer(ApiServerConfig(service_cidr=cfg.service_cidr,
                                     server_address=f"{cfg.advertise_address}:{cfg.https_listen_port}",
-                                    tokens={pki.admin_token: admin},
+                                    tokens={pki.admin_token: admin,
+                                            pki.node_token: User("system:node-agent",
+                                                                 ("system:nodes", "system:authenticated"))},
                                     service_account_key=pki.dir / "service-account.key"), store)
     app = make_app(api)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

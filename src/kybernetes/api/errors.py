@@ -31,7 +31,8 @@ class FieldError:
         label = _TYPE_LABELS.get(self.type, self.type)
         text = f"{self.path}: {label}"
         if self.has_value and self.type in ("FieldValueInvalid", "FieldValueNotSupported", "FieldValueDuplicate",
-                                            "FieldValueForbidden", "FieldValueTooLong", "FieldValueTooMany"):
+                                            "FieldValueForbidden", "FieldValueTooLong", "FieldValueTooMany",
+                                            "FieldValueTypeInvalid"):
             text += f": {_format_value(self.value)}"
         if self.detail:
             text += f": {self.detail}"

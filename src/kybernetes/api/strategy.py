@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kybernetes.api import validation
 from kybernetes.api.errors import FieldError
 from kybernetes.api.types import GroupVersionKind, GroupVersionResource, Object
 
@@ -81,6 +82,8 @@ class Strategy:
     has_status: bool = True
     #: whether ``metadata.generation`` tracks spec changes (kinds with a spec do).
     tracks_generation: bool = True
+    #: how ``metadata.name`` is validated (most kinds: DNS-1123 subdomain)
+    name_validator: Callable[[str], list[str]] = staticmethod(validation.is_dns1123_subdomain)
 
     def default(self, obj: Object) -> None:
         """Apply API defaults (Kubernetes' SetDefaults_*). Runs on every decoded write, idempotent."""

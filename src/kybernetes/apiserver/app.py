@@ -44,7 +44,7 @@ VERSION_INFO = {
     "gitCommit": "59526cd4867447956156ae3a602fcbac10a2c335", "gitTreeState": "clean",
     "buildDate": "2025-04-22T15:56:07Z", "goVersion": "go1.23.8", "compiler": "gc", "platform": "linux/amd64",
 }
-USER = "kyb.user"
+USER = web.RequestKey("user", User)
 
 
 @dataclass(slots=True)
@@ -54,6 +54,7 @@ class ApiServerConfig:
     server_address: str = "127.0.0.1:6443"
     tokens: dict[str, User] = field(default_factory=dict)
     service_account_key: Path | None = None  # signing key of service account tokens
+    watch_cache_window: int = 20_000  # recent changes a watch can resume from without the store
 
 
 class ApiServer:
@@ -64,7 +65,7 @@ class ApiServer:
         self.store = store
         self.registry = Registry(builtin_resources())
         self.schemas = schema.builtin()
-        self.cache = WatchCache(store)
+        self.cache = WatchCache(store, window=config.watch_cache_window)
         self.services = ServiceAllocations(self.cache, config.service_cidr, config.node_port_range)
         self.objects = ObjectStore(store, self.cache, self.schemas, self.services.allocators())
         self.reads = Reads(self.objects)

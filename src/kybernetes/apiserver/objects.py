@@ -226,6 +226,7 @@ class ObjectStore:
                      mutate: Callable[[dict[str, Any] | None], dict[str, Any]],
                      ctx: WriteContext, opts: WriteOptions, strategy: Strategy | None = None,
                      precondition_rv: str | None = None, create_if_missing: bool = False,
+                     is_patch: bool = False,
                      on_prepared: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
                      ) -> tuple[dict[str, Any], bool]:
         """Read-modify-write with compare-and-swap, like ``GuaranteedUpdate``.
@@ -252,7 +253,8 @@ class ObjectStore:
             requested_rv = md.get("resourceVersion") or precondition_rv
             if requested_rv and requested_rv != str(kv.mod_revision):
                 raise errors.stale(info.plural, info.group, name)
-            if not requested_rv and not strategy.allow_unconditional_update() and not opts.subresource:
+            if not requested_rv and not is_patch and not opts.subresource and \
+                    not strategy.allow_unconditional_update():
                 raise errors.invalid_object(info.kind, info.group, name, [errors.invalid(
                     "metadata.resourceVersion", 0, "must be specified for an update")])
             try:
@@ -399,6 +401,5 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _name_validator(info: ResourceInfo) -> Callable[[str], list[str]]:
-    validator = getattr(info.strategy, "name_validator", None)
-    return validator if callable(validator) else validation.is_dns1123_subdomain
+    return info.strategy.name_validator
 

@@ -210,7 +210,7 @@ class Writes:
         hook = None if is_apply else self.track(info, opts, ctx)
         obj, created = await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, strategy,
                                                  create_if_missing=is_apply and not ri.subresource,
-                                                 on_prepared=hook)
+                                                 is_patch=True, on_prepared=hook)
         return respond(obj, 201 if created else 200, ctx)
 
     # --- delete ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ def test_conversion_to_core() -> None:
     assert core["involvedObject"] == REGARDING
     assert core["reportingComponent"] == "kubelet" and core["reportingInstance"] == "node-1"
     assert core["source"] == {} and core["firstTimestamp"] is None and core["lastTimestamp"] is None
+    assert event.to_core(_v1_event(reportingController=None, reportingInstance=None))["reportingInstance"] == ""
     assert core["series"]["count"] == 3 and "count" not in core and "note" not in core
 
 

@@ -28,7 +28,8 @@ def test_resource_facts() -> None:
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    ({}, ["spec: Invalid value: null: either `defaultBackend` or `rules` must be specified"]),
+    ({}, ["spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be "
+          "specified"]),
     ({"rules": [{"host": "1.2.3.4", "http": {"paths": [_path()]}}]},
      ['spec.rules[0].host: Invalid value: "1.2.3.4": must be a DNS name, not an IP address']),
     ({"rules": [{"http": {"paths": [_path(path_type=None)]}}]},

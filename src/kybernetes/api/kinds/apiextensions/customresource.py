@@ -121,12 +121,12 @@ class CustomResourceStrategy(Strategy):
         md["generation"] = generation + 1 if changed else generation
 
     def validate(self, obj: Object, ctx: WriteContext) -> list[FieldError]:
-        errs = self._type_meta_errors(obj)
+        errs = self.type_meta_errors(obj)
         if errs:
             return errs
         errs = _values.validate_value(obj, self.schema)
         errs.extend(_embedded_errors(obj, self.schema, ""))
-        return errs + self._scale_errors(obj, spec=True, status=True)
+        return errs + self.scale_errors(obj, spec=True, status=True)
 
     def validate_update(self, obj: Object, old: Object, ctx: WriteContext) -> list[FieldError]:
         return self.validate(obj, ctx)
@@ -137,7 +137,7 @@ class CustomResourceStrategy(Strategy):
     def warnings_on_update(self, obj: Object, old: Object) -> list[str]:
         return _finalizer_warnings(obj, old)
 
-    def _type_meta_errors(self, obj: Object) -> list[FieldError]:
+    def type_meta_errors(self, obj: Object) -> list[FieldError]:
         errs: list[FieldError] = []
         if obj.get("kind") != self.kind:
             errs.append(errors.invalid("kind", obj.get("kind"), f"must be {self.kind}"))
@@ -145,7 +145,7 @@ class CustomResourceStrategy(Strategy):
             errs.append(errors.invalid("apiVersion", obj.get("apiVersion"), f"must be {self.api_version}"))
         return errs
 
-    def _scale_errors(self, obj: Object, spec: bool, status: bool) -> list[FieldError]:
+    def scale_errors(self, obj: Object, spec: bool, status: bool) -> list[FieldError]:
         if not self.scale:
             return []
         errs: list[FieldError] = []
@@ -303,7 +303,6 @@ class CustomResourceStatusStrategy(StatusStrategy):
     def __init__(self, main: CustomResourceStrategy) -> None:
         super().__init__(main)
         self.main = main
-        self.has_status = True
 
     def prepare_for_update(self, obj: Object, old: Object, ctx: WriteContext) -> None:
         status, has = obj.get("status"), "status" in obj
@@ -318,8 +317,8 @@ class CustomResourceStatusStrategy(StatusStrategy):
             obj.pop("status", None)
 
     def validate_status_update(self, obj: Object, old: Object, ctx: WriteContext) -> list[FieldError]:
-        errs = self.main._type_meta_errors(obj)
+        errs = self.main.type_meta_errors(obj)
         if errs:
             return errs
         errs = _values.validate_value(obj, self.main.schema)
-        return errs + self.main._scale_errors(obj, spec=False, status=True)
+        return errs + self.main.scale_errors(obj, spec=False, status=True)

@@ -47,7 +47,10 @@ def _convert(obj: Object, pairs: list[tuple[str, str]], api_version: str, struct
 def to_core(event: Object) -> Object:
     """events.k8s.io/v1 Event → core/v1 Event (the stored shape)."""
     pairs = [(f, f) for f in _SAME] + list(_RENAMED)
-    return _convert(event, pairs, "v1", ("involvedObject", "source"), _NULL_WHEN_ZERO_CORE)
+    core = _convert(event, pairs, "v1", ("involvedObject", "source"), _NULL_WHEN_ZERO_CORE)
+    for key in ("reportingComponent", "reportingInstance"):  # not omitempty in core/v1
+        core.setdefault(key, "")
+    return core
 
 
 def from_core(event: Object) -> Object:

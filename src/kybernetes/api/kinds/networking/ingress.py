@@ -147,7 +147,9 @@ def validate_spec(spec: dict[str, Any], path: str = "spec") -> list[FieldError]:
     errs: list[FieldError] = []
     rules = spec.get("rules") or []
     if not rules and spec.get("defaultBackend") is None:
-        errs.append(errors.invalid(path, spec.get("rules"), "either `defaultBackend` or `rules` must be specified"))
+        shown = validation.GoValue("[]networking.IngressRule{}" if isinstance(spec.get("rules"), list)
+                                   else "[]networking.IngressRule(nil)")
+        errs.append(errors.invalid(path, shown, "either `defaultBackend` or `rules` must be specified"))
     if spec.get("defaultBackend") is not None:
         errs.extend(validate_backend(spec["defaultBackend"], f"{path}.defaultBackend"))
     errs.extend(_validate_rules(rules, f"{path}.rules"))

@@ -127,7 +127,7 @@ class NetworkPolicyStrategy(Strategy):
 
     def row(self, obj: Object, now: float) -> list[Any]:
         selector = (obj.get("spec") or {}).get("podSelector") or {}
-        return [(obj.get("metadata") or {}).get("name", ""), printing.label_selector_string(selector),
+        return [(obj.get("metadata") or {}).get("name", ""), printing.format_label_selector(selector),
                 printing.age(obj, now)]
 
 
