@@ -23,8 +23,10 @@ from kybernetes.api.kinds import builtin_resources
 from kybernetes.api.openapi import OpenAPIV3
 from kybernetes.api.registry import Registry
 from kybernetes.api.strategy import WriteContext
+from kybernetes.api.types import GroupVersionKind
 from kybernetes.apiserver import discovery as disc
 from kybernetes.apiserver import request as rq
+from kybernetes.apiserver.admission import SYSTEM_PRIORITY_CLASSES, Admission
 from kybernetes.apiserver.allocators import ServiceAllocations
 from kybernetes.apiserver.authn import Authenticator, User
 from kybernetes.apiserver.authz import Attributes, Authorizer
@@ -68,6 +70,7 @@ class ApiServer:
         self.cache = WatchCache(store, window=config.watch_cache_window)
         self.services = ServiceAllocations(self.cache, config.service_cidr, config.node_port_range)
         self.objects = ObjectStore(store, self.cache, self.schemas, self.services.allocators())
+        self.objects.admit = Admission(self.cache).admit_create
         self.reads = Reads(self.objects)
         self.writes = Writes(self.objects, self.schemas, self.write_context)
         self.subresources = Subresources(self.objects, self.writes)
@@ -105,7 +108,8 @@ class ApiServer:
         from kybernetes.apiserver.objects import WriteOptions
 
         for obj in bootstrap_objects():
-            info = self.registry.get("", "v1", "namespaces" if obj["kind"] == "Namespace" else "services")
+            group, _, version = obj["apiVersion"].rpartition("/")
+            info = self.registry.by_kind(GroupVersionKind(group, version, obj["kind"]))
             assert info is not None
             md = obj["metadata"]
             if self.cache.get(info.key(md.get("namespace"), md["name"])) is not None:
@@ -380,4 +384,4 @@ def bootstrap_objects() -> list[dict[str, Any]]:
                                "labels": {"component": "apiserver", "provider": "kubernetes"}},
                   "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.1",
                            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}
-    return [*namespaces, kubernetes]
+    return [*namespaces, kubernetes, *SYSTEM_PRIORITY_CLASSES]

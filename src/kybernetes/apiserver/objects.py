@@ -85,6 +85,8 @@ class ObjectStore:
         self.cache = cache
         self.schemas = schemas
         self.allocators = allocators or {}
+        #: mutating admission run on creates after defaulting (see ``admission.py``)
+        self.admit: Callable[[ResourceInfo, dict[str, Any]], None] | None = None
 
     # --- conversion between served and stored forms ------------------------------------------
     def to_served(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +178,8 @@ class ObjectStore:
         self.new_context(ctx, allocations)
         ctx.dry_run = opts.dry_run
         strategy.default(obj)
+        if self.admit is not None:
+            self.admit(info, obj)
         generated = not md.get("name") and bool(md.get("generateName"))
         for _attempt in range(8):
             if generated:
