@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
+import socket
+import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -32,6 +37,8 @@ class ServerConfig:
     service_cidr: str = "10.43.0.0/16"
     cluster_cidr: str = "10.42.0.0/16"
     disable_agent: bool = False
+    disable_controller_manager: bool = False
+    disable_scheduler: bool = False
 
 
 def open_store(endpoint: str, data_dir: Path) -> Store:
@@ -54,15 +61,55 @@ def server_url(cfg: ServerConfig) -> str:
     return f"https://{host}:{cfg.https_listen_port}"
 
 
+def component_client(url: str, pki: certs.Pki, token: str, user_agent: str) -> Any:
+    """A client for an embedded component: it reaches the API over HTTPS like a remote one would."""
+    from kybernetes.client.rest import Client, ClientConfig
+
+    ctx = ssl.create_default_context(cafile=str(pki.ca_cert))
+    return Client(ClientConfig(url, ctx, token, user_agent))
+
+
+async def run_components(cfg: ServerConfig, pki: certs.Pki, tokens: dict[str, str], stop: asyncio.Event) -> None:
+    """Controller manager and scheduler, each with its own identity (started after the API is up)."""
+    url = f"https://127.0.0.1:{cfg.https_listen_port}" if cfg.bind_address in ("0.0.0.0", "::", "127.0.0.1") \
+        else server_url(cfg)
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"
+    clients = []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            if not cfg.disable_controller_manager:
+                from kybernetes.controllers.manager import run_controller_manager
+
+                client = component_client(url, pki, tokens["kube-controller-manager"], "kube-controller-manager")
+                clients.append(client)
+                log.info("Running kube-controller-manager")
+                tg.create_task(run_controller_manager(client, stop, identity, root_ca_pem=pki.ca_cert.read_text()),
+                               name="kube-controller-manager")
+            if not cfg.disable_scheduler:
+                from kybernetes.scheduler import run_scheduler
+
+                client = component_client(url, pki, tokens["kube-scheduler"], "kube-scheduler")
+                clients.append(client)
+                log.info("Running kube-scheduler")
+                tg.create_task(run_scheduler(client, stop, identity), name="kube-scheduler")
+    finally:
+        for c in clients:
+            await c.close()
+
+
 async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
     t0 = time.monotonic()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     pki = await asyncio.to_thread(certs.ensure_pki, cfg.data_dir, [cfg.bind_address, cfg.advertise_address])
     admin = User("system:admin", ("system:masters", "system:authenticated"))
     store = open_store(cfg.datastore_endpoint, cfg.data_dir)
+    # embedded components authenticate with per-start tokens (never written to disk)
+    component_tokens = {name: secrets.token_hex(32) for name in ("kube-controller-manager", "kube-scheduler")}
     api = ApiServer(ApiServerConfig(service_cidr=cfg.service_cidr,
                                     server_address=f"{cfg.advertise_address}:{cfg.https_listen_port}",
-                                    tokens={pki.admin_token: admin,
+                                    tokens={**{tok: User(f"system:{name}", ("system:masters", "system:authenticated"))
+                                               for name, tok in component_tokens.items()},
+                                            pki.admin_token: admin,
                                             pki.node_token: User("system:node-agent",
                                                                  ("system:nodes", "system:authenticated"))},
                                     service_account_key=pki.dir / "service-account.key"), store)
@@ -84,6 +131,7 @@ async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        await run_components(cfg, pki, component_tokens, stop)
         await stop.wait()
     finally:
         log.info("Shutting down")

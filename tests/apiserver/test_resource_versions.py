@@ -129,3 +129,17 @@ async def test_terminating_namespace_refuses_creates(api: tuple[ApiServer, TestC
                           json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})
     body = await r.json()
     assert r.status == 403 and "because it is being terminated" in body["message"]
+
+
+async def test_watch_list_sends_initial_events_then_end_bookmark(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    await create_cms(client, 2)
+    r = await client.get(CMS, params={"watch": "true", "sendInitialEvents": "true", "allowWatchBookmarks": "true",
+                                      "resourceVersionMatch": "NotOlderThan", "timeoutSeconds": "5"})
+    events = [orjson.loads(await asyncio.wait_for(r.content.readline(), 5)) for _ in range(3)]
+    r.close()
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]] == [("ADDED", "c0"), ("ADDED", "c1")]
+    assert events[2]["type"] == "BOOKMARK"
+    assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    bad = await client.get(CMS, params={"watch": "true", "sendInitialEvents": "true", "allowWatchBookmarks": "true"})
+    assert bad.status == 422

@@ -217,7 +217,27 @@ class Reads:
             timeout_s = int(1800 * (1 + random.random()))
         include = tables.include_object(request.query.get("includeObject")) if accept.table else ""
         initial: list[dict[str, Any]] = []
-        if rv in ("", "0"):
+        send_initial = request.query.get("sendInitialEvents")
+        initial_end = False
+        if send_initial is not None:
+            if request.query.get("resourceVersionMatch") != "NotOlderThan":
+                raise errors.invalid_object("ListOptions", "meta.k8s.io", "", [errors.forbidden(
+                    "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to "
+                    "NotOlderThan")])
+            if not bookmarks and query_bool(request, "sendInitialEvents"):
+                raise errors.invalid_object("ListOptions", "meta.k8s.io", "", [errors.forbidden(
+                    "allowWatchBookmarks", "sendInitialEvents requires setting allowWatchBookmarks to true")])
+        if send_initial is not None and query_bool(request, "sendInitialEvents"):
+            # watch-list: the current state as ADDED events, then a bookmark marking their end
+            if rv == "":
+                await self.cache.wait_fresh()
+            elif rv != "0":
+                await self._wait_rv(rv)
+            from_rev = self.cache.revision
+            initial = [e.obj for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
+                       and (not ri.name or e.key == prefix)]
+            initial_end = True
+        elif rv in ("", "0"):
             if rv == "":
                 await self.cache.wait_fresh()
             from_rev: int | None = self.cache.revision
@@ -245,6 +265,11 @@ class Reads:
                 await resp.prepare(request)
                 for obj in initial:
                     await resp.write(frame("ADDED", self.objects.to_served(info, obj)))
+                if initial_end:
+                    await resp.write(frame("BOOKMARK", {
+                        "kind": info.kind, "apiVersion": info.api_version,
+                        "metadata": {"resourceVersion": str(from_rev),
+                                     "annotations": {"k8s.io/initial-events-end": "true"}}}))
                 deadline = time.monotonic() + timeout_s
                 it = changes.__aiter__()
                 last_rev = from_rev or 0
