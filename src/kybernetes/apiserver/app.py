@@ -356,6 +356,11 @@ def make_app(server: ApiServer) -> web.Application:
         await server.stop()
 
     app.cleanup_ctx.append(lifecycle)
+
+    async def end_watches(_: web.Application) -> None:
+        server.reads.end_watches()
+
+    app.on_shutdown.append(end_watches)
     r = app.router
     r.add_get("/version", server.version)
     r.add_get("/version/", server.version)

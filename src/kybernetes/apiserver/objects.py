@@ -267,6 +267,8 @@ class ObjectStore:
                 if requested_rv:
                     raise errors.stale(info.plural, info.group, name) from None
                 continue
+            except KeyNotFound:
+                continue  # deleted meanwhile: the next read answers 404 (or creates, for apply)
             return result, False
         raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
 

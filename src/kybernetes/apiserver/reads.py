@@ -72,6 +72,12 @@ class Reads:
     def __init__(self, objects: ObjectStore) -> None:
         self.objects = objects
         self.cache = objects.cache
+        self._watches: set[asyncio.Task[Any]] = set()
+
+    def end_watches(self) -> None:
+        """Shutdown: end every open watch now, so the server does not wait for their timeouts."""
+        for task in list(self._watches):
+            task.cancel()
 
     # --- get ------------------------------------------------------------------------------------
     async def get(self, request: web.Request, ri: RequestInfo, info: ResourceInfo, accept: Accept) -> web.Response:
@@ -260,6 +266,9 @@ class Reads:
                 obj = tables.partial_metadata(obj)
             return orjson.dumps({"type": ev_type, "object": obj}) + b"\n"
 
+        task = asyncio.current_task()
+        if task is not None:
+            self._watches.add(task)
         try:
             async with self.cache.subscribe(prefix, from_rev) as changes:
                 await resp.prepare(request)
@@ -300,6 +309,9 @@ class Reads:
             await resp.write(orjson.dumps({"type": "ERROR", "object": err.status()}) + b"\n")
         except ConnectionResetError:
             return resp  # the client went away
+        finally:
+            if task is not None:
+                self._watches.discard(task)
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp

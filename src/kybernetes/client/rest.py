@@ -117,6 +117,20 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
     return ClientConfig(server.rstrip("/"), sslctx, user.get("token"), user_agent)
 
 
+def token_config(server: str, token: str, ca_file: str | None = None, insecure: bool = False,
+                 user_agent: str = "kybernetes") -> ClientConfig:
+    """A bearer-token client config (how agents join: ``--server``, ``--token``, ``--ca-file``)."""
+    sslctx: ssl.SSLContext | bool = False
+    if server.startswith("https"):
+        if insecure:
+            sslctx = ssl.create_default_context()
+            sslctx.check_hostname = False
+            sslctx.verify_mode = ssl.CERT_NONE
+        else:
+            sslctx = ssl.create_default_context(cafile=ca_file)
+    return ClientConfig(server.rstrip("/"), sslctx, token.strip(), user_agent)
+
+
 class Client:
     """One HTTP session to one API server. Methods return decoded JSON dicts."""
 
