@@ -32,7 +32,7 @@ class FieldError:
         text = f"{self.path}: {label}"
         if self.has_value and self.type in ("FieldValueInvalid", "FieldValueNotSupported", "FieldValueDuplicate",
                                             "FieldValueForbidden", "FieldValueTooLong", "FieldValueTooMany",
-                                            "FieldValueTypeInvalid"):
+                                            "FieldValueTypeInvalid", "FieldValueNotFound"):
             text += f": {_format_value(self.value)}"
         if self.detail:
             text += f": {self.detail}"

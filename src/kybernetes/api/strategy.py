@@ -16,7 +16,7 @@ only; warnings are ``path: message`` strings of at most 120 characters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -252,6 +252,8 @@ class ResourceInfo:
     verbs: tuple[str, ...] = ALL_VERBS
     subresources: tuple[Subresource, ...] = ()
     status_strategy: Strategy | None = None
+    #: strategies of other writable subresources (``namespaces/finalize``, ``pods/ephemeralcontainers``)
+    subresource_strategies: Mapping[str, Strategy] = field(default_factory=dict)
     scale: ScaleAccessor | None = None
     list_kind: str = ""
     #: schema definition name in kubernetes-validate data (None: derive from group/version/kind)

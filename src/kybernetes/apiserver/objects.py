@@ -298,6 +298,7 @@ class ObjectStore:
             strategy.canonicalize(new)
             if on_prepared is not None:
                 on_prepared(new, current)
+            md = new["metadata"]  # a strategy may have replaced the metadata dict
             md["resourceVersion"] = old_md.get("resourceVersion")
             if _same(new, current):
                 allocations.rollback()

@@ -7,7 +7,6 @@ exec, attach, port-forward, proxy) go to the kubelet and live in their own modul
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from aiohttp import web
@@ -18,17 +17,6 @@ from kybernetes.apiserver import request as rq
 from kybernetes.apiserver.objects import DeleteOptions, ObjectStore
 from kybernetes.apiserver.request import RequestInfo
 from kybernetes.apiserver.writes import Writes, respond, write_options
-
-
-class FinalizeStrategy(Strategy):
-    """``namespaces/finalize``: only spec.finalizers may change."""
-
-    def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any], ctx: WriteContext) -> None:
-        finalizers = (obj.get("spec") or {}).get("finalizers")
-        kept = copy.deepcopy(old)
-        kept.setdefault("spec", {})["finalizers"] = finalizers or []
-        obj.clear()
-        obj.update(kept)
 
 
 def scale_object(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -65,8 +53,13 @@ class Subresources:
             return await self.binding(request, ri, info)
         if sub == "eviction":
             return await self.eviction(request, ri, info)
-        if sub == "finalize":
-            return await self.writes.update(request, ri, info, FinalizeStrategy())
+        strategy = info.subresource_strategies.get(sub)
+        if strategy is not None:
+            if method == "GET":
+                return rq.json_response(await self.objects.get(info, ri.namespace, ri.name))
+            if method == "PUT":
+                return await self.writes.update(request, ri, info, strategy)
+            return await self.writes.patch(request, ri, info, strategy)
         raise errors.StatusError(404, "NotFound", f"the server could not find the requested resource "
                                  f"({method.lower()} {info.plural}/{sub})")
 

@@ -136,7 +136,7 @@ def test_kubectl_run_without_admission_differs_only_by_admission_fields() -> Non
 
 
 def pod_with(resources: dict[str, Any], init: dict[str, Any] | None = None) -> dict[str, Any]:
-    obj = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x", "resources": resources}]}}
+    obj: dict[str, Any] = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x", "resources": resources}]}}
     if init is not None:
         obj["spec"]["initContainers"] = [{"name": "i", "image": "x", "resources": init}]
     return obj

@@ -122,3 +122,19 @@ def spec_diff(old: Any, new: Any, path: str = "") -> list[str]:
     if old == new:
         return []
     return [f"-  {path}: {orjson.dumps(old).decode()}", f"+  {path}: {orjson.dumps(new).decode()}"]
+
+
+def replace_with(obj: Object, kept: Object) -> None:
+    """Make ``obj`` equal to ``kept`` in place, keeping the identity of ``obj["metadata"]`` (the generic
+    write path holds on to that dict to stamp the resourceVersion)."""
+    md = obj.get("metadata")
+    new_md = kept.get("metadata")
+    for key in [k for k in obj if k != "metadata"]:
+        del obj[key]
+    obj.update({k: v for k, v in kept.items() if k != "metadata"})
+    if isinstance(md, dict) and isinstance(new_md, dict):
+        md.clear()
+        md.update(new_md)
+        obj["metadata"] = md
+    elif new_md is not None:
+        obj["metadata"] = new_md

@@ -136,15 +136,11 @@ class NamespaceFinalizeStrategy(Strategy):
 
     def prepare_for_update(self, obj: Object, old: Object, ctx: WriteContext) -> None:
         finalizers = c.section(obj, "spec").get("finalizers")
-        rv = c.meta(obj).get("resourceVersion")
         kept = copy.deepcopy(old)
         c.ensure(kept, "spec")["finalizers"] = finalizers or []
         if not finalizers:
             kept["spec"].pop("finalizers")
-        if rv:
-            c.ensure(kept, "metadata")["resourceVersion"] = rv
-        obj.clear()
-        obj.update(kept)
+        c.replace_with(obj, kept)
 
     def validate_update(self, obj: Object, old: Object, ctx: WriteContext) -> list[FieldError]:
         return validate_finalizers(obj)
@@ -162,5 +158,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         strategy=STRATEGY, short_names=("ns",), status_strategy=NamespaceStatusStrategy(STRATEGY),
         verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
         subresources=(Subresource("finalize", "Namespace", verbs=("update",)), Subresource("status", "Namespace")),
+        subresource_strategies={"finalize": FINALIZE_STRATEGY},
     ),
 )

@@ -365,11 +365,7 @@ class EphemeralContainersStrategy(Strategy):
             c.ensure(kept, "spec").pop("ephemeralContainers", None)
         else:
             c.ensure(kept, "spec")["ephemeralContainers"] = ephemeral
-        md = obj.get("metadata")
-        obj.clear()
-        obj.update(kept)
-        if isinstance(md, dict) and md.get("resourceVersion"):
-            c.ensure(obj, "metadata")["resourceVersion"] = md["resourceVersion"]
+        c.replace_with(obj, kept)
 
     def validate_update(self, obj: Object, old: Object, ctx: WriteContext) -> list[FieldError]:
         errs = self.main._validate_pod(obj)
@@ -416,5 +412,6 @@ RESOURCES: tuple[ResourceInfo, ...] = (
             Subresource("proxy", "PodProxyOptions", verbs=("create", "delete", "get", "patch", "update")),
             Subresource("status", "Pod"),
         ),
+        subresource_strategies={"ephemeralcontainers": EPHEMERAL_CONTAINERS_STRATEGY},
     ),
 )
