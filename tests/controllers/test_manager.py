@@ -37,7 +37,9 @@ def cluster() -> FakeClient:
 def test_registry_names_match_kube_controller_manager() -> None:
     assert set(manager.CONTROLLERS) == {"replicaset", "replicationcontroller", "deployment", "garbagecollector",
                                         "namespace", "serviceaccount", "root-ca-cert-publisher", "endpoints",
-                                        "endpointslice"}
+                                        "endpointslice", "nodelifecycle", "taint-eviction-controller", "resourcequota",
+                                        "statefulset", "daemonset", "job", "cronjob", "ttl-after-finished", "podgc",
+                                        "disruption", "horizontalpodautoscaling"}
 
 
 async def test_controllers_run_until_stopped() -> None:

@@ -37,6 +37,7 @@ from kybernetes.client.rest import (
     LEASES,
     NAMESPACES,
     NODES,
+    PODDISRUPTIONBUDGETS,
     PODS,
     PVCS,
     REPLICASETS,
@@ -50,14 +51,20 @@ from kybernetes.client.rest import (
 )
 from kybernetes.client.sharedinformers import SharedInformerFactory
 from kybernetes.controllers import (
+    disruption,
     endpoints,
     endpointslice,
     garbagecollector,
+    horizontalpodautoscaler,
     namespace,
+    nodelifecycle,
     replicaset,
     replicationcontroller,
+    resourcequota,
     rootcacert,
     serviceaccount,
+    tainteviction,
+    workloads,
 )
 from kybernetes.controllers.deployment import DeploymentController
 
@@ -155,6 +162,38 @@ def _endpointslice(ctx: ControllerContext) -> Runnable:
                                                  ctx.recorder("endpoint-slice-controller"), node_informer=inf(NODES))
 
 
+def _nodelifecycle(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return nodelifecycle.NodeLifecycleController(inf(NODES), inf(LEASES), inf(PODS), ctx.client,
+                                                 ctx.recorder("node-controller"))
+
+
+def _tainteviction(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return tainteviction.TaintEvictionController(inf(NODES), inf(PODS), ctx.client,
+                                                 ctx.recorder("taint-eviction-controller"))
+
+
+def _resourcequota(ctx: ControllerContext) -> Runnable:
+    served = [d.resource for d in ctx.found.namespaced("list", "watch")]
+    return resourcequota.new_controller(ctx.informers.informer, served, ctx.client,
+                                        ctx.recorder("resourcequota-controller"))
+
+
+def _disruption(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return disruption.DisruptionController(inf(PODDISRUPTIONBUDGETS), inf(PODS), inf(REPLICASETS), inf(DEPLOYMENTS),
+                                           inf(STATEFULSETS), inf(REPLICATIONCONTROLLERS), ctx.client,
+                                           ctx.recorder("controllermanager"))
+
+
+def _horizontalpodautoscaling(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return horizontalpodautoscaler.HorizontalController(inf(horizontalpodautoscaler.HPAS), inf(PODS), ctx.client,
+                                                        ctx.recorder("horizontal-pod-autoscaler"),
+                                                        kinds=ctx.found.by_kind())
+
+
 #: name → (builder, workers). The one place a controller is registered; workers follow
 #: kube-controller-manager's ``--concurrent-*-syncs`` defaults.
 CONTROLLERS: dict[str, tuple[Builder, int]] = {
@@ -167,6 +206,12 @@ CONTROLLERS: dict[str, tuple[Builder, int]] = {
     "root-ca-cert-publisher": (_rootcacert, 1),
     "endpoints": (_endpoints, 5),
     "endpointslice": (_endpointslice, 5),
+    "nodelifecycle": (_nodelifecycle, 8),
+    "taint-eviction-controller": (_tainteviction, 8),
+    "resourcequota": (_resourcequota, 5),
+    "disruption": (_disruption, 1),
+    "horizontalpodautoscaling": (_horizontalpodautoscaling, 5),
+    **workloads.CONTROLLERS,  # statefulset, daemonset, job, cronjob, ttl-after-finished, podgc
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from kybernetes.api.patch import _errors, _json
 
-__all__ = ["apply_merge_patch", "create_merge_patch"]
+__all__ = ["apply_merge_patch", "apply_merge_patch_in_place", "create_merge_patch"]
 
 INVALID_PATCH_MESSAGE = "Invalid JSON Patch"
 
@@ -27,6 +27,16 @@ def apply_merge_patch(doc: Any, patch: Any) -> Any:
     if patch is None or not isinstance(patch, (dict, list)):
         raise _errors.bad_request(INVALID_PATCH_MESSAGE)
     return merge_value(doc, patch)
+
+
+def apply_merge_patch_in_place(doc: Any, patch: Any) -> Any:
+    """``apply_merge_patch`` for a ``doc`` the caller owns and gives up: it is merged into rather
+    than copied (the result may be ``doc`` itself). ``patch`` is still never modified or shared."""
+    if patch is None or not isinstance(patch, (dict, list)):
+        raise _errors.bad_request(INVALID_PATCH_MESSAGE)
+    if not isinstance(patch, dict):
+        return _json.clone(patch)
+    return _merge_owned(doc, patch)
 
 
 def merge_value(target: Any, patch: Any) -> Any:
