@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from kybernetes.api import fieldvalidation as fv
-from kybernetes.api import schema
+from kybernetes.api import gofmt, schema
 from kybernetes.api.errors import StatusError
 from kybernetes.api.types import GroupVersionKind
 
@@ -245,7 +245,7 @@ def test_strict_error_messages() -> None:
 
 
 def test_patch_strict_error_is_invalid() -> None:
-    err = fv.patch_strict_error(["spec.foo"], [], fv.go_value({"spec": {"foo": 1, "replicas": 2}}))
+    err = fv.patch_strict_error(["spec.foo"], [], gofmt.go_value({"spec": {"foo": 1, "replicas": 2}}))
     assert err.code == 422 and err.reason == "Invalid"
     assert err.message == (' "" is invalid: patch: Invalid value: "map[spec:map[foo:1 replicas:2]]": '
                            'strict decoding error: unknown field "spec.foo"')

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -368,32 +367,3 @@ def parse_directive(value: str | None, options_kind: str = "CreateOptions") -> s
         return value
     raise errors.invalid_object(options_kind, "meta.k8s.io", "", [
         errors.not_supported("fieldValidation", value, ["", IGNORE, STRICT, WARN])])
-
-
-def go_value(value: Any) -> str:
-    """Go's ``%+v`` of decoded JSON (``map[spec:map[replicas:3]]``), as shown in patch errors."""
-    if isinstance(value, dict):
-        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
-    if isinstance(value, list):
-        return "[" + " ".join(go_value(v) for v in value) + "]"
-    if value is None:
-        return "<nil>"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _go_float(value)
-    return str(value)
-
-
-def _go_float(value: float) -> str:
-    """Go's shortest ``%v`` of a float64: ``%e`` form below 1e-4 and from 1e6 on (``1e+06``)."""
-    if value == 0 or value != value or value in (float("inf"), float("-inf")):  # JSON has no NaN/Inf
-        return "0" if value == 0 else str(value)
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    ds = "".join(map(str, digits))
-    exp = len(ds) + int(exponent) - 1
-    prefix = "-" if sign else ""
-    if exp < -4 or exp >= 6:
-        mantissa = ds[0] + ("." + ds[1:] if len(ds) > 1 else "")
-        return f"{prefix}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    return prefix + format(Decimal(repr(abs(value))).normalize(), "f")

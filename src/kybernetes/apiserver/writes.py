@@ -16,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api import apply as ssa
-from kybernetes.api import errors, fieldvalidation, patch
+from kybernetes.api import errors, fieldvalidation, gofmt, patch
 from kybernetes.api.schema import Schemas
 from kybernetes.api.strategy import ResourceInfo, Strategy, WriteContext
 from kybernetes.apiserver import request as rq
@@ -189,19 +189,20 @@ class Writes:
             if current is None:
                 raise errors.not_found(info.plural, info.group, ri.name)
             before_rv = current["metadata"].get("resourceVersion")
+            type_meta = (("kind", current.get("kind")), ("apiVersion", current.get("apiVersion")))
             if ctype == rq.JSON_PATCH:
                 new = patch.apply_json_patch(current, doc)
             elif ctype == rq.MERGE_PATCH:
-                new = patch.apply_merge_patch(current, doc)
+                new = patch.apply_merge_patch_in_place(current, doc)  # ``current`` is this attempt's copy
             else:
                 new = patch.apply_strategic_merge_patch(current, doc, root, self.schemas)
             if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
                 raise errors.bad_request("the patch produced an object without metadata")
             if new["metadata"].get("resourceVersion") == before_rv:
                 new["metadata"].pop("resourceVersion", None)
-            for k in ("kind", "apiVersion"):
-                new.setdefault(k, current.get(k))
-            value = fieldvalidation.go_value(doc) if ctype == rq.STRATEGIC_PATCH else None
+            for k, v in type_meta:
+                new.setdefault(k, v)
+            value = gofmt.go_value(doc) if ctype == rq.STRATEGIC_PATCH else None
             if opts.field_validation == "Strict" and value is None:
                 value = orjson.dumps(new).decode()
             self.check_fields(info, new, opts, ctx, patch_value=value)

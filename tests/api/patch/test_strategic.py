@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from kybernetes.api import gofmt
 from kybernetes.api.errors import StatusError
-from kybernetes.api.patch import _json, apply_strategic_merge_patch
+from kybernetes.api.patch import apply_strategic_merge_patch
 from kybernetes.api.schema import Schemas
 
 Obj = dict[str, Any]
@@ -307,4 +308,4 @@ def test_without_schema_maps_merge_and_lists_replace(schemas: Schemas) -> None:
     (-2.5e-7, "-2.5e-07"), (True, "true"), (None, "<nil>"), ({"b": [1, "x"], "a": {}}, "map[a:map[] b:[1 x]]"),
 ])
 def test_messages_print_values_as_go_does(value: Any, shown: str) -> None:
-    assert _json.go_format(value) == shown
+    assert gofmt.go_value(value) == shown

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api import errors
+from kybernetes.api import errors, gofmt
 from kybernetes.api.errors import StatusError
 from kybernetes.api.patch import _json
 
@@ -53,7 +53,7 @@ def unexpected(message: str) -> StatusError:
 
 
 def no_merge_key(element: Any, merge_key: str) -> StatusError:
-    return unexpected(f"map: {_json.go_format(element)} does not contain declared merge key: {merge_key}")
+    return unexpected(f"map: {gofmt.go_value(element)} does not contain declared merge key: {merge_key}")
 
 
 def bad_arg_type(expected: Any, actual: Any) -> StatusError:
@@ -61,7 +61,7 @@ def bad_arg_type(expected: Any, actual: Any) -> StatusError:
 
 
 def bad_patch_type(directive: Any, patch: dict[str, Any]) -> StatusError:
-    return unexpected(f"unknown patch type: {_json.go_format(directive)} in map: {_json.go_format(patch)}")
+    return unexpected(f"unknown patch type: {gofmt.go_value(directive)} in map: {gofmt.go_value(patch)}")
 
 
 def too_many_operations(count: int, limit: int) -> StatusError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.api import gofmt
 from kybernetes.api.patch import _errors, _json
 from kybernetes.api.schema import Schema, Schemas
 
@@ -93,7 +94,7 @@ def list_kind(*lists: list[Any]) -> str:
             if k == "list":
                 raise _errors.rejected(_errors.LISTS_OF_LISTS)
             if kind and k != kind:
-                shown = "[" + " ".join(_json.go_format(x) for x in lists) + "]"
+                shown = "[" + " ".join(gofmt.go_value(x) for x in lists) + "]"
                 raise _errors.unexpected(f"list element types are not identical: {shown}")
             kind = k
     return kind

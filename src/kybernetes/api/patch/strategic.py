@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api import gofmt
 from kybernetes.api.patch import _errors, _json, _smp
 from kybernetes.api.patch._smp import Field
 from kybernetes.api.schema import Schema, Schemas
@@ -232,8 +233,8 @@ def _check_order(patch_list: list[Any], wanted: list[Any], merge_key: str) -> No
             p += 1
         s += 1
     if p < len(plain):
-        raise _errors.unexpected(f"The order in patch list:\n{_json.go_format(patch_list)}\n doesn't match "
-                                 f"{_smp.SET_ELEMENT_ORDER} list:\n{_json.go_format(wanted)}\n")
+        raise _errors.unexpected(f"The order in patch list:\n{gofmt.go_value(patch_list)}\n doesn't match "
+                                 f"{_smp.SET_ELEMENT_ORDER} list:\n{gofmt.go_value(wanted)}\n")
 
 
 def _json_kind(value: Any) -> str:
