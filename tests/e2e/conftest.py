@@ -5,6 +5,8 @@ official Python client.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -12,11 +14,13 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -95,19 +99,66 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    base = tmp_path_factory.mktemp("kyb")
-    data_dir = base / "data"
-    port = free_port()
+@contextlib.contextmanager
+def bare_server(base: Path, *flags: str) -> Iterator[Cluster]:
+    """A ``kyb server`` under ``base`` on a free loopback port, stopped (by PID) on exit."""
     home = base / "home"
-    home.mkdir()
-    c = Cluster(data_dir, port, start_server(data_dir, port), home)
+    home.mkdir(exist_ok=True)
+    port = free_port()
+    c = Cluster(base / "data", port, start_server(base / "data", port, *flags), home)
     try:
         wait_ready(c)
         yield c
     finally:
         stop_server(c.proc)
+
+
+class ComponentThread:
+    """Runs ``main(stop)`` of a component on its own event loop in a thread, for a ``with`` block:
+    the block starts once ``main`` calls ``started.set()``; leaving it sets ``stop``."""
+
+    name = "component"
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+
+    async def main(self, stop: asyncio.Event) -> None:
+        raise NotImplementedError
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self.loop = asyncio.get_running_loop()
+            self.stop = asyncio.Event()
+            await self.main(self.stop)
+
+        try:
+            asyncio.run(run())
+        except BaseException as e:  # reported by __enter__
+            self.error = e
+            self.started.set()
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        self.started.wait(30)
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.loop is not None and self.stop is not None:
+            self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with bare_server(tmp_path_factory.mktemp("kyb")) as c:
+        yield c
 
 
 class Kubectl:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,74 +19,37 @@ import pytest
 from tests.e2e.conftest import (
     DISPATCHER,
     Cluster,
+    ComponentThread,
     Kubectl,
-    free_port,
+    bare_server,
     kubectl_137,
-    start_server,
-    stop_server,
-    wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
 
 
-class ControllerManagerThread:
-    def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop: asyncio.Event | None = None
-        self.started = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, name="controller-manager", daemon=True)
+class ControllerManagerThread(ComponentThread):
+    name = "controller-manager"
 
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as e:  # reported by the fixture
-            self.error = e
-            self.started.set()
-
-    async def _run(self) -> None:
+    async def main(self, stop: asyncio.Event) -> None:
         from kybernetes.client.rest import Client, load_kubeconfig
         from kybernetes.controllers import manager
 
-        self.loop = asyncio.get_running_loop()
-        self.stop = asyncio.Event()
         client = Client(load_kubeconfig(self.cluster.kubeconfig, user_agent="kube-controller-manager"))
         ca = manager.root_ca_from_kubeconfig(str(self.cluster.kubeconfig))
         self.started.set()
         try:
-            await manager.run_controller_manager(client, self.stop, "e2e-controller-manager", root_ca_pem=ca)
+            await manager.run_controller_manager(client, stop, "e2e-controller-manager", root_ca_pem=ca)
         finally:
             await client.close()
-
-    def __enter__(self) -> ControllerManagerThread:
-        self.thread.start()
-        self.started.wait(30)
-        if self.error is not None:
-            raise self.error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop is not None and self.stop is not None:
-            self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(30)
 
 
 @pytest.fixture(scope="module")
 def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A server without its embedded controller manager (and scheduler): the one under test runs here."""
-    base = tmp_path_factory.mktemp("kyb-controllers")
-    home = base / "home"
-    home.mkdir()
-    port = free_port()
-    c = Cluster(base / "data", port, start_server(base / "data", port, "--disable-controller-manager",
-                                                  "--disable-scheduler"), home)
-    try:
-        wait_ready(c)
+    with bare_server(tmp_path_factory.mktemp("kyb-controllers"), "--disable-controller-manager",
+                     "--disable-scheduler") as c:
         yield c
-    finally:
-        stop_server(c.proc)
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, free_port, start_server, stop_server, wait_ready
+from tests.e2e.conftest import DISPATCHER, Cluster, ComponentThread, Kubectl, bare_server
 
 pytestmark = pytest.mark.e2e
 
@@ -35,34 +34,22 @@ class OffsetClock:
         return time.time() + self.offset
 
 
-class WorkloadControllers:
+class WorkloadControllers(ComponentThread):
     """The controllers under test on their own event loop in a daemon thread."""
 
+    name = "workload-controllers"
+
     def __init__(self, cluster: Cluster) -> None:
-        self.cluster = cluster
+        super().__init__(cluster)
         self.clock = OffsetClock()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop: asyncio.Event | None = None
         self.cronjobs: Any = None
-        self.started = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._main, name="workload-controllers", daemon=True)
 
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as e:  # reported by __enter__
-            self.error = e
-            self.started.set()
-
-    async def _run(self) -> None:
+    async def main(self, stop: asyncio.Event) -> None:
         from kybernetes.client.events import EventRecorder
         from kybernetes.client.rest import CRONJOBS, JOBS, NODES, PODS, Client, load_kubeconfig
         from kybernetes.client.sharedinformers import SharedInformerFactory
         from kybernetes.controllers import cronjob, manager, podgc
 
-        self.loop = asyncio.get_running_loop()
-        self.stop = asyncio.Event()
         client = Client(load_kubeconfig(self.cluster.kubeconfig, user_agent="kube-controller-manager"))
         informers = SharedInformerFactory(client)
         recorder = EventRecorder(client, "cronjob-controller")
@@ -73,11 +60,11 @@ class WorkloadControllers:
         informers.start()
         recorder.start()
         self.started.set()
-        tasks = [asyncio.create_task(manager.run_controllers(client, self.stop, enabled=ENABLED), name="manager"),
+        tasks = [asyncio.create_task(manager.run_controllers(client, stop, enabled=ENABLED), name="manager"),
                  asyncio.create_task(self.cronjobs.run(2), name="cronjob"),
                  asyncio.create_task(gc.run(), name="podgc")]
         try:
-            await self.stop.wait()
+            await stop.wait()
         finally:
             for t in tasks:
                 t.cancel()
@@ -90,32 +77,12 @@ class WorkloadControllers:
         assert self.loop is not None
         self.loop.call_soon_threadsafe(self.cronjobs.queue.add, key)
 
-    def __enter__(self) -> WorkloadControllers:
-        self.thread.start()
-        self.started.wait(30)
-        if self.error is not None:
-            raise self.error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.loop is not None and self.stop is not None:
-            self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(30)
-
 
 @pytest.fixture(scope="module")
 def wl_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    base = tmp_path_factory.mktemp("kyb-workloads")
-    home = base / "home"
-    home.mkdir()
-    port = free_port()
-    c = Cluster(base / "data", port, start_server(base / "data", port, "--disable-controller-manager",
-                                                  "--disable-scheduler"), home)
-    try:
-        wait_ready(c)
+    with bare_server(tmp_path_factory.mktemp("kyb-workloads"), "--disable-controller-manager",
+                     "--disable-scheduler") as c:
         yield c
-    finally:
-        stop_server(c.proc)
 
 
 @pytest.fixture(scope="module")
