@@ -9,6 +9,7 @@ watch cache, allocators and CRD registration are opened and closed in ``cleanup_
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -103,20 +104,28 @@ class ApiServer:
         self.ready.set()
 
     async def bootstrap(self) -> None:
-        """What the apiserver's own bootstrap controller ensures: system namespaces and the
-        ``kubernetes`` Service in ``default``."""
+        """What the apiserver's own bootstrap controller ensures: system namespaces, the
+        ``kubernetes`` Service in ``default`` with endpoints at this server, system priority classes."""
         from kybernetes.apiserver.objects import WriteOptions
 
-        for obj in bootstrap_objects():
+        host, _, port = self.config.server_address.rpartition(":")
+        for obj in bootstrap_objects(host, int(port)):
             group, _, version = obj["apiVersion"].rpartition("/")
             info = self.registry.by_kind(GroupVersionKind(group, version, obj["kind"]))
             assert info is not None
             md = obj["metadata"]
-            if self.cache.get(info.key(md.get("namespace"), md["name"])) is not None:
-                continue
             ctx = WriteContext(user="system:apiserver", groups=("system:masters",))
+            opts = WriteOptions(field_manager="kube-apiserver")
+            existing = self.cache.get(info.key(md.get("namespace"), md["name"]))
+            if existing is not None:
+                if obj["kind"] in ("Endpoints", "EndpointSlice"):  # follow this server's address
+                    wanted = {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
+                    if any(existing.obj.get(k) != v for k, v in wanted.items()):
+                        await self.objects.update(info, md.get("namespace", ""), md["name"],
+                                                  lambda cur, w=wanted: {**(cur or {}), **w}, ctx, opts)
+                continue
             try:
-                await self.objects.create(info, obj, ctx, WriteOptions(field_manager="kube-apiserver"))
+                await self.objects.create(info, obj, ctx, opts)
             except errors.StatusError as e:
                 if e.code != 409:
                     raise
@@ -289,8 +298,9 @@ class ApiServer:
                                      {})
         user: User = request[USER]
         verb = self._verb(request, ri)
-        attrs = Attributes(verb, ri.group, ri.resource, ri.subresource, ri.namespace, ri.name)
-        if not self.authz.allowed(user, attrs):
+        # admins are always allowed (the authorizer's first rule): no attributes to build for them
+        if not user.is_admin and not self.authz.allowed(
+                user, Attributes(verb, ri.group, ri.resource, ri.subresource, ri.namespace, ri.name)):
             scope = f' in the namespace "{ri.namespace}"' if ri.namespace else " at the cluster scope"
             res = errors.qualified(ri.resource if not ri.subresource else f"{ri.resource}/{ri.subresource}",
                                    ri.group)
@@ -334,8 +344,12 @@ class ApiServer:
             if ri.name:
                 return "get"
             return "watch" if request.query.get("watch") in ("true", "1", "True") else "list"
-        return {"POST": "create", "PUT": "update", "PATCH": "patch",
-                "DELETE": "delete" if ri.name else "deletecollection"}.get(m, m.lower())
+        if m == "DELETE":
+            return "delete" if ri.name else "deletecollection"
+        return _WRITE_VERBS.get(m) or m.lower()
+
+
+_WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
 def not_found_page() -> web.Response:
@@ -380,13 +394,34 @@ def make_app(server: ApiServer) -> web.Application:
     return app
 
 
-def bootstrap_objects() -> list[dict[str, Any]]:
-    """Objects every cluster has from the start, in creation order."""
+def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443) -> list[dict[str, Any]]:
+    """Objects every cluster has from the start, in creation order; the ``kubernetes`` Service's
+    Endpoints and EndpointSlice point at this API server (``host:port``)."""
     namespaces: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
                                         for n in ("default", "kube-system", "kube-public", "kube-node-lease")]
+    labels = {"component": "apiserver", "provider": "kubernetes"}
     kubernetes = {"apiVersion": "v1", "kind": "Service",
-                  "metadata": {"name": "kubernetes", "namespace": "default",
-                               "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                  "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
                   "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.1",
-                           "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}
-    return [*namespaces, kubernetes, *SYSTEM_PRIORITY_CLASSES]
+                           "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}
+    endpoints = {"apiVersion": "v1", "kind": "Endpoints",
+                 "metadata": {"name": "kubernetes", "namespace": "default",
+                              "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                 "subsets": [{"addresses": [{"ip": host}],
+                              "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}
+    slice_ = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+              "metadata": {"name": "kubernetes", "namespace": "default",
+                           "labels": {"kubernetes.io/service-name": "kubernetes"}},
+              "addressType": "IPv4",
+              "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+              "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
+    # endpoints may not be loopback addresses: a server advertised on 127.0.0.1 has none
+    reachable = [endpoints, slice_] if not _is_loopback(host) else []
+    return [*namespaces, kubernetes, *reachable, *SYSTEM_PRIORITY_CLASSES]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
