@@ -65,11 +65,13 @@ class Cluster:
             return r.read()
 
 
-def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, *extra: str, agent: bool = False) -> subprocess.Popen[bytes]:
+    """``kyb server`` on 127.0.0.1:``port``; without its node agent unless ``agent`` (it needs root)."""
     log = open(data_dir.parent / f"server-{port}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "kybernetes.cli.main", "server", "--data-dir", str(data_dir),
-                             "--bind-address", "127.0.0.1", "--https-listen-port", str(port),
-                             "--disable-agent", *extra], stdout=log, stderr=subprocess.STDOUT)
+    flags = [] if agent else ["--disable-agent"]
+    return subprocess.Popen([sys.executable, "-m", "kybernetes.cli.main", "-v", "server", "--data-dir",
+                             str(data_dir), "--bind-address", "127.0.0.1", "--https-listen-port", str(port),
+                             *flags, *extra], stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_ready(cluster: Cluster, deadline_s: float = 30.0) -> None:
@@ -100,12 +102,12 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def bare_server(base: Path, *flags: str) -> Iterator[Cluster]:
+def bare_server(base: Path, *flags: str, agent: bool = False) -> Iterator[Cluster]:
     """A ``kyb server`` under ``base`` on a free loopback port, stopped (by PID) on exit."""
     home = base / "home"
     home.mkdir(exist_ok=True)
     port = free_port()
-    c = Cluster(base / "data", port, start_server(base / "data", port, *flags), home)
+    c = Cluster(base / "data", port, start_server(base / "data", port, *flags, agent=agent), home)
     try:
         wait_ready(c)
         yield c

