@@ -42,6 +42,7 @@ class EventRecorder:
         self._queue: asyncio.Queue[tuple[dict[str, Any], str, str, str]] = asyncio.Queue(QUEUE_LIMIT)
         self._seen: dict[str, tuple[str, int]] = {}  # aggregation key → (event name, count)
         self._task: asyncio.Task[None] | None = None
+        self._extra: list[asyncio.Task[None]] = []  # further posters (``start(workers=N)``)
 
     def record(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Queue an event about ``obj``; dropped (and logged) if the poster is far behind."""
@@ -50,15 +51,20 @@ class EventRecorder:
         except asyncio.QueueFull:
             log.warning("dropping event %s %s: queue full", reason, message)
 
-    def start(self) -> None:
+    def start(self, workers: int = 1) -> None:
+        """Start posting; ``workers`` > 1 posts that many events concurrently (busy components)."""
         if self._task is None:
             self._task = asyncio.create_task(self._post_loop(), name=f"events-{self.component}")
+            self._extra = [asyncio.create_task(self._post_loop(), name=f"events-{self.component}-{i}")
+                           for i in range(1, workers)]
 
     async def stop(self) -> None:
         if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            for t in (self._task, *self._extra):
+                t.cancel()
+            for t in (self._task, *self._extra):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
 
     async def flush(self) -> None:
         """Wait until every queued event has been posted (tests use this instead of sleeping)."""

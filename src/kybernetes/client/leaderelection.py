@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from kybernetes.api.printing import format_time, parse_time
@@ -25,7 +25,7 @@ from kybernetes.client.rest import LEASES, Client
 
 log = logging.getLogger(__name__)
 
-Lead = Callable[[asyncio.Event], Awaitable[None]]
+Lead = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class LeaderElector:
