@@ -15,9 +15,9 @@ mirror the scheduler's (``v1helper``/``nodeaffinity``), which controllers may no
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
 from typing import Any
 
+from kybernetes.api import nodeselection
 from kybernetes.api.printing import parse_time
 from kybernetes.controllers import podstate
 from kybernetes.controllers.loop import Obj
@@ -73,67 +73,9 @@ def add_daemon_tolerations(pod_spec: dict[str, Any]) -> None:
         add_or_update_toleration(pod_spec, {"key": key, "operator": "Exists", "effect": effect})
 
 
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """``Toleration.ToleratesTaint``: empty effect/key match all; Exists ignores the value."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def untolerated_taint(taints: Iterable[Obj], tolerations: list[Obj], include: Callable[[Obj], bool]) -> Obj | None:
-    for taint in taints:
-        if include(taint) and not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
-# --- node affinity --------------------------------------------------------------------------------
-def _requirement_holds(req: Obj, value: str | None) -> bool:
-    op, values = req.get("operator"), req.get("values") or []
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
-        try:
-            v, bound = int(value), int(values[0])
-        except ValueError:
-            return False
-        return v > bound if op == "Gt" else v < bound
-    return False
-
-
-def _term_matches(term: Obj, labels: dict[str, str], node_name: str) -> bool:
-    exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not exprs and not fields:
-        return False
-    if not all(_requirement_holds(r, labels.get(r.get("key", ""))) for r in exprs):
-        return False
-    return all(r.get("key") == "metadata.name" and _requirement_holds(r, node_name) for r in fields)
-
-
 def node_affinity_matches(pod_spec: dict[str, Any], node: Obj) -> bool:
     """``nodeSelector`` AND any term of the required node affinity."""
-    labels = md(node).get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required is None:
-        return True
-    return any(_term_matches(t, labels, md(node).get("name", "")) for t in required.get("nodeSelectorTerms") or [])
+    return nodeselection.RequiredNodeAffinity(pod_spec).matches(md(node).get("labels") or {}, md(node).get("name", ""))
 
 
 def should_run(node: Obj, ds: Obj) -> tuple[bool, bool]:
@@ -147,9 +89,10 @@ def should_run(node: Obj, ds: Obj) -> tuple[bool, bool]:
         return False, False
     taints = spec(node).get("taints") or []
     tolerations = template_spec.get("tolerations") or []
-    if untolerated_taint(taints, tolerations, lambda t: t.get("effect") in (NO_SCHEDULE, NO_EXECUTE)) is None:
+    if nodeselection.find_untolerated_taint(taints, tolerations, nodeselection.do_not_schedule) is None:
         return True, True
-    return False, untolerated_taint(taints, tolerations, lambda t: t.get("effect") == NO_EXECUTE) is None
+    no_execute = nodeselection.find_untolerated_taint(taints, tolerations, lambda t: t.get("effect") == NO_EXECUTE)
+    return False, no_execute is None
 
 
 # --- pods -----------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import logging
 import time
 from typing import Any
 
+from kybernetes.api import nodeselection
 from kybernetes.api.printing import format_time
 from kybernetes.client.errors import NotFoundError
 from kybernetes.client.events import NORMAL
@@ -40,26 +41,12 @@ def no_execute_taints(node: Obj | None) -> list[dict[str, Any]]:
     return [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
 
 
-def tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
-    """``Toleration.ToleratesTaint``: effect, key, and operator Exists/Equal (empty operator is Equal)."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
 def toleration_seconds(taints: list[dict[str, Any]], tolerations: list[dict[str, Any]]) -> float | None:
     """Seconds until eviction: 0 when some taint is not tolerated, None when tolerated forever
     (``GetMatchingTolerations`` + ``getMinTolerationTime``)."""
     used: list[dict[str, Any]] = []
     for taint in taints:
-        match = next((t for t in tolerations if tolerates(t, taint)), None)
+        match = next((t for t in tolerations if nodeselection.toleration_tolerates(t, taint)), None)
         if match is None:
             return 0.0
         used.append(match)

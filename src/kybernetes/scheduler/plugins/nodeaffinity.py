@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api.nodeselection import RequiredNodeAffinity, preferred_node_affinity, term_matches
 from kybernetes.scheduler.framework import (
     NODE,
     SKIP,
@@ -18,7 +19,6 @@ from kybernetes.scheduler.framework import (
     default_normalize_score,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo, PodInfo
-from kybernetes.scheduler.plugins._helpers import RequiredNodeAffinity, preferred_node_affinity, term_matches
 
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api.nodeselection import tolerations_tolerate
 from kybernetes.scheduler.framework import NODE, ActionType, ClusterEvent, CycleState, Handle, Status
 from kybernetes.scheduler.nodeinfo import NodeInfo, PodInfo
-from kybernetes.scheduler.plugins._helpers import tolerations_tolerate
 
 NAME = "NodeUnschedulable"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"

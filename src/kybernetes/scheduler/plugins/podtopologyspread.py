@@ -9,6 +9,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.api.nodeselection import (
+    RequiredNodeAffinity,
+    do_not_schedule,
+    find_untolerated_taint,
+)
 from kybernetes.api.selectors import LabelSelector, Requirement, selector_from_label_selector
 from kybernetes.scheduler.framework import (
     MAX_NODE_SCORE,
@@ -23,11 +28,6 @@ from kybernetes.scheduler.framework import (
     Status,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo, PodInfo
-from kybernetes.scheduler.plugins._helpers import (
-    RequiredNodeAffinity,
-    do_not_schedule,
-    find_untolerated_taint,
-)
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.api.nodeselection import (
+    do_not_schedule,
+    find_untolerated_taint,
+    tolerations_tolerate,
+)
 from kybernetes.scheduler.framework import (
     NODE,
     POD,
@@ -17,11 +22,6 @@ from kybernetes.scheduler.framework import (
     default_normalize_score,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo, PodInfo
-from kybernetes.scheduler.plugins._helpers import (
-    do_not_schedule,
-    find_untolerated_taint,
-    tolerations_tolerate,
-)
 
 NAME = "TaintToleration"
 ERR_REASON_UNTOLERATED = "node(s) had untolerated taint {{{key}: {value}}}"

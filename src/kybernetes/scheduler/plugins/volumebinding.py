@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from kybernetes.api.nodeselection import node_selector_matches
 from kybernetes.client.errors import ApiError
 from kybernetes.client.rest import PVCS
 from kybernetes.scheduler.framework import (
@@ -27,7 +28,6 @@ from kybernetes.scheduler.framework import (
     Status,
 )
 from kybernetes.scheduler.nodeinfo import NodeInfo, PodInfo
-from kybernetes.scheduler.plugins._helpers import node_selector_matches
 
 NAME = "VolumeBinding"
 ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"

@@ -1,5 +1,9 @@
-"""Matching rules several plugins share: tolerations against taints (``v1helper.TolerationsTolerateTaint``)
-and node selectors / required node affinity (``nodeaffinity.RequiredNodeAffinity``)."""
+"""Which nodes a pod may use: tolerations against taints (``v1helper.TolerationsTolerateTaint``) and
+node selectors / required node affinity (``nodeaffinity.RequiredNodeAffinity``).
+
+Shared by the scheduler's plugins and by the controllers that place or evict pods themselves
+(DaemonSet, taint eviction), so all three agree on one reading of the rules.
+"""
 
 from __future__ import annotations
 
