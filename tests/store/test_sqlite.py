@@ -27,7 +27,8 @@ from kybernetes.store import (
     StoreError,
     WatchOverflow,
 )
-from kybernetes.store import sqlite as sqlite_store
+from kybernetes.store import _sqlite_db as sqlite_db
+from kybernetes.store import _sqlite_writer as sqlite_writer
 from tests.store.conftest import Until
 
 _ACKWRITER = str(Path(__file__).with_name("ackwriter.py"))
@@ -291,9 +292,9 @@ async def test_prefix_bounds_with_unusual_characters(store: SQLiteStore) -> None
         await store.create(key, b"v")
     keys = [kv.key for kv in (await store.range("/u/")).kvs]
     assert keys == sorted(["/u/é", "/u/\U0010ffff", "/u/\ud7ff", "/u/\ue000"])
-    assert sqlite_store._prefix_end("a\U0010ffff") == "b"
-    assert sqlite_store._prefix_end("\U0010ffff") is None
-    assert sqlite_store._prefix_end("a\ud7ff") == "a\ue000"
+    assert sqlite_db.prefix_end("a\U0010ffff") == "b"
+    assert sqlite_db.prefix_end("\U0010ffff") is None
+    assert sqlite_db.prefix_end("a\ud7ff") == "a\ue000"
 
 
 # --- watch ----------------------------------------------------------------------------------------
@@ -320,7 +321,7 @@ async def test_watch_live_events_with_prev(store: SQLiteStore) -> None:
 async def test_watch_replays_then_continues_without_gap_or_duplicate(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "_REPLAY_CHUNK", 7)  # replay in many small chunks
+    monkeypatch.setattr(sqlite_db, "REPLAY_CHUNK", 7)  # replay in many small chunks
     total = 1500
     for i in range(300):
         await store.create(f"/w/k{i}", b"0")
@@ -497,7 +498,7 @@ async def test_compaction_forgets_history_but_keeps_latest(store: SQLiteStore) -
 async def test_compaction_in_chunks_with_concurrent_writes(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sqlite_store, "_COMPACT_CHUNK", 50)
+    monkeypatch.setattr(sqlite_writer, "_COMPACT_CHUNK", 50)
     for i in range(20):
         await store.create(f"/r/{i}", b"0")
     for round_ in range(1, 30):
@@ -562,8 +563,8 @@ async def test_file_size_stays_bounded_under_churn(db_path: str) -> None:
 
 async def test_wal_restarts_under_sustained_writes(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Scaled down: checkpoint every 256 KiB, restart the WAL beyond 1 MiB (256 pages).
-    monkeypatch.setattr(sqlite_store, "_CHECKPOINT_BYTES", 256 << 10)
-    monkeypatch.setattr(sqlite_store, "_WAL_RESTART_PAGES", 256)
+    monkeypatch.setattr(sqlite_writer, "_CHECKPOINT_BYTES", 256 << 10)
+    monkeypatch.setattr(sqlite_writer, "_WAL_RESTART_PAGES", 256)
     store = SQLiteStore(db_path, compact_interval=0)
     await store.start()
     try:

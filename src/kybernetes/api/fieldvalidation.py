@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from kybernetes.api import errors
 from kybernetes.api.errors import StatusError
 from kybernetes.api.schema import REF_PREFIX, Schema, Schemas
+
+if TYPE_CHECKING:  # imported where YAML bodies are checked
+    import yaml
 
 IGNORE, WARN, STRICT = "Ignore", "Warn", "Strict"
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -44,13 +45,14 @@ _YAML_PREFIX = "yaml: unmarshal errors:\n  "
 class _Node:
     """A schema node reduced to what unknown-field detection needs."""
 
-    __slots__ = ("embedded", "extra", "items", "kind", "preserve", "props")
+    __slots__ = ("embedded", "extra", "items", "kids", "kind", "preserve", "props")
 
     def __init__(self, kind: int, props: dict[str, Any] | None = None, extra: Any = None, items: Any = None,
                  preserve: bool = False, embedded: bool = False) -> None:
         # extra: the additionalProperties schema (dict), True for any value, None for none
         self.kind, self.props, self.extra, self.items = kind, props or {}, extra, items
         self.preserve, self.embedded = preserve, embedded
+        self.kids: dict[str, _Node] = {}  # compiled nodes of the fields seen so far (by key)
 
 
 _ANY_NODE = _Node(_ANY)
@@ -115,6 +117,10 @@ class _Checker:
             if type(value) is not dict:
                 return
             props, extra, embedded = node.props, node.extra, node.embedded or root
+            if not props and not embedded and (extra is True or (extra is not None and self.node(extra).kind in
+                                                                 (_ANY, _LEAF))):
+                return  # a map of scalars (labels, data, ...): every key is allowed, nothing below to check
+            kids = node.kids
             for key, child_value in value.items():
                 if embedded and key in _META_FIELDS:
                     if key == "metadata" and type(child_value) is dict:
@@ -133,7 +139,13 @@ class _Checker:
                     child = extra
                 ctype = type(child_value)
                 if ctype is dict or ctype is list:
-                    self.walk(child_value, self.node(child), f"{path}.{key}" if path else key, out)
+                    kid = kids.get(key)  # ``child`` is the same schema for a key of this node
+                    if kid is None:
+                        kid = self.node(child)
+                        if len(kids) < 256:  # keys of free-form maps are unbounded
+                            kids[key] = kid
+                    if kid.kind != _ANY and kid.kind != _LEAF:  # nothing to check below those
+                        self.walk(child_value, kid, f"{path}.{key}" if path else key, out)
         elif kind == _ARRAY:
             if type(value) is not list:
                 return
@@ -229,12 +241,16 @@ def _json_duplicates(value: Any, path: str, out: list[str]) -> None:
 
 def _yaml_key(node: yaml.Node) -> str:
     """A map key as go-yaml's ``%#v`` prints it: quoted strings, bare numbers and booleans."""
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode):
         return repr(node.value)
     return go_quote(node.value) if node.tag.endswith(":str") else "<nil>" if node.tag.endswith(":null") else node.value
 
 
 def _yaml_duplicates(node: yaml.Node, out: list[str]) -> None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         seen: set[tuple[str, str]] = set()
         for key_node, value_node in node.value:
@@ -248,9 +264,12 @@ def _yaml_duplicates(node: yaml.Node, out: list[str]) -> None:
             _yaml_duplicates(child, out)
 
 
+_UNIQUE_KEYS = json.JSONDecoder(object_pairs_hook=_unique_dict)  # stateless: one for every call
+
+
 def _has_json_duplicate(raw_body: bytes) -> bool:
-    try:
-        json.loads(raw_body, object_pairs_hook=_unique_dict)
+    try:  # what json.loads(raw_body, object_pairs_hook=_unique_dict) does, without a new decoder each time
+        _UNIQUE_KEYS.decode(raw_body.decode(json.detect_encoding(raw_body), "surrogatepass"))
     except _Duplicate:
         return True
     except ValueError:
@@ -270,6 +289,8 @@ def duplicate_fields(raw_body: bytes, content_type: str = "application/json") ->
     if is_json and not _has_json_duplicate(raw_body):
         return []  # the common case: one C-speed parse, no repeated key anywhere
     if "yaml" in content_type:
+        import yaml
+
         try:
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
             root = yaml.compose(raw_body, Loader=loader)

@@ -265,10 +265,20 @@ class ResourceInfo:
     to_storage: Callable[[Object], Object] | None = None
     #: stored form → served form
     from_storage: Callable[[Object], Object] | None = None
+    # derived once (every request asks for them): see __post_init__
+    _gvk: GroupVersionKind = field(init=False, repr=False, compare=False)
+    _api_version: str = field(init=False, repr=False, compare=False)
+    _prefix: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_gvk", GroupVersionKind(self.group, self.version, self.kind))
+        object.__setattr__(self, "_api_version", f"{self.group}/{self.version}" if self.group else self.version)
+        seg = self.storage_prefix or (f"{self.group}/{self.plural}" if self.group else f"core/{self.plural}")
+        object.__setattr__(self, "_prefix", f"/registry/{seg}/")
 
     @property
     def gvk(self) -> GroupVersionKind:
-        return GroupVersionKind(self.group, self.version, self.kind)
+        return self._gvk
 
     @property
     def gvr(self) -> GroupVersionResource:
@@ -276,7 +286,7 @@ class ResourceInfo:
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+        return self._api_version
 
     @property
     def list_kind_name(self) -> str:
@@ -285,8 +295,7 @@ class ResourceInfo:
     @property
     def prefix(self) -> str:
         """Store key prefix for all objects of this resource (shared by every version of it)."""
-        seg = self.storage_prefix or (f"{self.group}/{self.plural}" if self.group else f"core/{self.plural}")
-        return f"/registry/{seg}/"
+        return self._prefix
 
     def key(self, namespace: str | None, name: str) -> str:
         return f"{self.prefix}{namespace}/{name}" if self.namespaced else f"{self.prefix}{name}"

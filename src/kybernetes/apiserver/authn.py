@@ -8,6 +8,7 @@ token, the node join token), and anonymous access to the few paths Kubernetes op
 
 from __future__ import annotations
 
+import functools
 import hmac
 from dataclasses import dataclass
 
@@ -53,16 +54,23 @@ class Authenticator:
             raise errors.unauthorized()
         peer = request.transport.get_extra_info("peercert") if request.transport else None
         if peer:
-            cn, orgs = "", []
-            for rdn in peer.get("subject", ()):
-                for k, v in rdn:
-                    if k == "commonName":
-                        cn = v
-                    elif k == "organizationName":
-                        orgs.append(v)
-            if cn:
-                return User(cn, (*orgs, "system:authenticated"))
+            cert_user = _cert_user(peer.get("subject", ()))
+            if cert_user is not None:
+                return cert_user
         path = request.path.rstrip("/") or "/"
         if any(path == p or path.startswith(p + "/") for p in PUBLIC_PATHS):
             return ANONYMOUS
         raise errors.unauthorized()
+
+
+@functools.lru_cache(maxsize=1024)
+def _cert_user(subject: tuple[tuple[tuple[str, str], ...], ...]) -> User | None:
+    """The user a verified client certificate names: CN = user, O = groups (None without a CN)."""
+    cn, orgs = "", []
+    for rdn in subject:
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+            elif k == "organizationName":
+                orgs.append(v)
+    return User(cn, (*orgs, "system:authenticated")) if cn else None

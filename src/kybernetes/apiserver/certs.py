@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import ipaddress
+import json
 import os
 import secrets
 import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+if TYPE_CHECKING:  # imported where certificates are made: a restart with a complete PKI needs none of it
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 VALIDITY = datetime.timedelta(days=3650)
 
@@ -62,11 +63,16 @@ def _write(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
 
 
 def _name(cn: str, org: str | None = None) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
     if org:
         attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
@@ -76,6 +82,10 @@ def _name(cn: str, org: str | None = None) -> x509.Name:
 def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
            issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool = False, server: bool = False,
            sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
     now = datetime.datetime.now(datetime.UTC)
     b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key.public_key())
          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
@@ -99,6 +109,8 @@ def serving_sans(extra: list[str]) -> list[str]:
 
 
 def _san_entries(names: list[str]) -> list[x509.GeneralName]:
+    from cryptography import x509
+
     out: list[x509.GeneralName] = []
     for n in names:
         try:
@@ -111,6 +123,28 @@ def _san_entries(names: list[str]) -> list[x509.GeneralName]:
 def ensure_pki(data_dir: Path, extra_sans: list[str]) -> Pki:
     tls = data_dir / "server" / "tls"
     ca_cert, ca_key = tls / "server-ca.crt", tls / "server-ca.key"
+    serving_cert, serving_key = tls / "serving-kube-apiserver.crt", tls / "serving-kube-apiserver.key"
+    admin_cert, admin_key = tls / "client-admin.crt", tls / "client-admin.key"
+    sans = serving_sans(extra_sans)
+    complete = all(p.exists() for p in (ca_cert, ca_key, serving_cert, admin_cert)) and _covers(serving_cert, sans)
+    if not complete:
+        _issue_missing(tls, sans)
+    admin_token = _token(tls / "admin-token")
+    node_token = _token(data_dir / "server" / "node-token")
+    token_file = data_dir / "token"
+    if not token_file.exists():
+        _write(token_file, (node_token + "\n").encode())
+    return Pki(tls, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key, admin_token, node_token)
+
+
+def _issue_missing(tls: Path, sans: list[str]) -> None:
+    """Create the CA, the serving and the admin certificates that do not exist (yet), and a
+    serving certificate whose SANs no longer cover ``sans``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca_cert, ca_key = tls / "server-ca.crt", tls / "server-ca.key"
     if not ca_cert.exists() or not ca_key.exists():
         key = ec.generate_private_key(ec.SECP256R1())
         name = _name(f"kybernetes-server-ca@{int(datetime.datetime.now(datetime.UTC).timestamp())}")
@@ -121,13 +155,14 @@ def ensure_pki(data_dir: Path, extra_sans: list[str]) -> Pki:
     ca_private = serialization.load_pem_private_key(ca_key.read_bytes(), None)
     assert isinstance(ca_private, ec.EllipticCurvePrivateKey)
 
-    sans = serving_sans(extra_sans)
     serving_cert, serving_key = tls / "serving-kube-apiserver.crt", tls / "serving-kube-apiserver.key"
     if not serving_cert.exists() or not _covers(serving_cert, sans):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _issue(_name("kube-apiserver"), key, ca.subject, ca_private, server=True, sans=_san_entries(sans))
         _write(serving_key, _key_pem(key))
-        _write(serving_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+        _write(serving_cert, pem, 0o644)
+        _record_sans(serving_cert, pem, [_normalized(n) for n in sans])  # as parsing would find them
 
     admin_cert, admin_key = tls / "client-admin.crt", tls / "client-admin.key"
     if not admin_cert.exists():
@@ -135,13 +170,6 @@ def ensure_pki(data_dir: Path, extra_sans: list[str]) -> Pki:
         cert = _issue(_name("system:admin", "system:masters"), key, ca.subject, ca_private)
         _write(admin_key, _key_pem(key))
         _write(admin_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-    admin_token = _token(tls / "admin-token")
-    node_token = _token(data_dir / "server" / "node-token")
-    token_file = data_dir / "token"
-    if not token_file.exists():
-        _write(token_file, (node_token + "\n").encode())
-    return Pki(tls, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key, admin_token, node_token)
 
 
 def _token(path: Path) -> str:
@@ -153,13 +181,48 @@ def _token(path: Path) -> str:
 
 
 def _covers(cert_path: Path, sans: list[str]) -> bool:
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    """Whether the certificate's subject alternative names include all of ``sans``.
+
+    Answered from the record written next to the certificate when it was issued (checked
+    against the certificate's digest), else by parsing the certificate (then recorded).
+    """
+    pem = cert_path.read_bytes()
+    record = _sans_record(cert_path)
+    try:
+        data = json.loads(record.read_text())
+        if data.get("sha256") == hashlib.sha256(pem).hexdigest():
+            return set(sans) <= set(data.get("sans") or ())
+    except (OSError, ValueError, AttributeError):
+        pass
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(pem)
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
     have = {str(v) for v in ext.get_values_for_type(x509.IPAddress)} | set(ext.get_values_for_type(x509.DNSName))
+    try:
+        _record_sans(cert_path, pem, sorted(have))
+    except OSError:
+        pass
     return all(s in have for s in sans)
+
+
+def _normalized(name: str) -> str:
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name
+
+
+def _sans_record(cert_path: Path) -> Path:
+    return cert_path.with_suffix(".sans.json")
+
+
+def _record_sans(cert_path: Path, pem: bytes, sans: list[str]) -> None:
+    data = {"sha256": hashlib.sha256(pem).hexdigest(), "sans": sans}
+    _write(_sans_record(cert_path), json.dumps(data).encode(), 0o644)
 
 
 def _b64(path: Path) -> str:
@@ -179,4 +242,6 @@ def write_kubeconfig(path: Path, pki: Pki, server_url: str, cluster: str = "defa
         "users": [{"name": cluster, "user": {"client-certificate-data": _b64(pki.admin_cert),
                                              "client-key-data": _b64(pki.admin_key)}}],
     }
+    import yaml
+
     _write(path, yaml.safe_dump(config, sort_keys=False).encode())

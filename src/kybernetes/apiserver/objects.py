@@ -9,10 +9,9 @@ the store write. Handlers (``rest.py`` and the subresource modules) call it; it 
 
 from __future__ import annotations
 
-import copy
+import os
 import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,7 +101,8 @@ class ObjectStore:
         md = stored.get("metadata")
         if isinstance(md, dict) and "resourceVersion" in md:
             stored = dict(stored)
-            stored["metadata"] = {k: v for k, v in md.items() if k != "resourceVersion"}
+            stored["metadata"] = trimmed = dict(md)
+            del trimmed["resourceVersion"]
         return orjson.dumps(stored)
 
     def served_from_kv(self, info: ResourceInfo, kv: KeyValue) -> dict[str, Any]:
@@ -121,9 +121,10 @@ class ObjectStore:
 
     # --- create ---------------------------------------------------------------------------------
     def new_context(self, ctx: WriteContext, allocations: Allocations) -> WriteContext:
-        now = time.time()
-        ctx.now = ctx.now or format_time(now)
-        ctx.now_micro = ctx.now_micro or format_time(now, micro=True)
+        if not ctx.now or not ctx.now_micro:
+            now, now_micro = _timestamps(time.time())
+            ctx.now = ctx.now or now
+            ctx.now_micro = ctx.now_micro or now_micro
         ctx.allocators = allocations.view()
         return ctx
 
@@ -184,7 +185,7 @@ class ObjectStore:
         for _attempt in range(8):
             if generated:
                 md["name"] = md["generateName"] + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
-            md["uid"] = str(uuid.uuid4())
+            md["uid"] = _UIDS.next()
             md["creationTimestamp"] = ctx.now
             if strategy.tracks_generation:
                 md["generation"] = 1
@@ -243,26 +244,27 @@ class ObjectStore:
         strategy = strategy or info.strategy
         key = info.key(namespace, name)
         for _ in range(MAX_RETRIES):
-            kv = await self.store.get(key)
-            current = self.served_from_kv(info, kv) if kv else None
-            if current is None and not create_if_missing:
+            revision, copies = await self._live(info, key, 2)
+            if not copies and not create_if_missing:
                 raise errors.not_found(info.plural, info.group, name)
-            new = mutate(copy.deepcopy(current) if current is not None else None)
-            if current is None:
+            if not copies:
+                new = mutate(None)
                 self.check_namespace(info, new, namespace)
                 return await self.create(info, new, ctx, opts, strategy=info.strategy,
                                          on_prepared=(lambda o: on_prepared(o, None)) if on_prepared else None), True
-            assert kv is not None
+            current, mine = copies
+            new = mutate(mine)
             md = new.setdefault("metadata", {})
             requested_rv = md.get("resourceVersion") or precondition_rv
-            if requested_rv and requested_rv != str(kv.mod_revision):
+            if requested_rv and requested_rv != str(revision):
                 raise errors.stale(info.plural, info.group, name)
             if not requested_rv and not is_patch and not opts.subresource and \
                     not strategy.allow_unconditional_update():
                 raise errors.invalid_object(info.kind, info.group, name, [errors.invalid(
                     "metadata.resourceVersion", 0, "must be specified for an update")])
             try:
-                result = await self._write_update(info, strategy, key, kv, current, new, ctx, opts, on_prepared)
+                result = await self._write_update(info, strategy, key, revision, current, new, ctx, opts,
+                                                  on_prepared)
             except RevisionMismatch:
                 if requested_rv:
                     raise errors.stale(info.plural, info.group, name) from None
@@ -272,7 +274,33 @@ class ObjectStore:
             return result, False
         raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
 
-    async def _write_update(self, info: ResourceInfo, strategy: Strategy, key: str, kv: KeyValue,
+    async def _live(self, info: ResourceInfo, key: str, copies: int) -> tuple[int, list[dict[str, Any]]]:
+        """The key's mod revision and ``copies`` independent served copies of its object (none
+        when it does not exist), as of every write acknowledged so far.
+
+        Like the apiserver's ``GuaranteedUpdate`` with a cached object, the current state comes
+        from the watch cache once it has caught up with the store (no reader-thread round trip,
+        and decoding the cached JSON is cheaper than a deep copy); a write that loses the race
+        fails its compare-and-swap and reads again. Without a running (or a stalled) cache, from
+        the store.
+        """
+        if self.cache.ready.is_set():
+            try:
+                await self.cache.wait_fresh()
+            except TimeoutError:
+                pass
+            else:
+                entry = self.cache.get(key)
+                if entry is None:
+                    return 0, []
+                raw = entry.raw()
+                return entry.revision, [self.to_served(info, orjson.loads(raw)) for _ in range(copies)]
+        kv = await self.store.get(key)
+        if kv is None:
+            return 0, []
+        return kv.mod_revision, [self.served_from_kv(info, kv) for _ in range(copies)]
+
+    async def _write_update(self, info: ResourceInfo, strategy: Strategy, key: str, revision: int,
                             current: dict[str, Any], new: dict[str, Any], ctx: WriteContext, opts: WriteOptions,
                             on_prepared: Callable[[dict[str, Any], dict[str, Any] | None], None] | None,
                             ) -> dict[str, Any]:
@@ -309,13 +337,13 @@ class ObjectStore:
                 if opts.dry_run:
                     allocations.rollback()
                     return new
-                deleted = await self.store.delete(key, kv.mod_revision)
+                deleted = await self.store.delete(key, revision)
                 md["resourceVersion"] = str(deleted.mod_revision)
                 return new
             if opts.dry_run:
                 allocations.rollback()
                 return new
-            out = await self.store.update(key, self.encode(info, new), kv.mod_revision)
+            out = await self.store.update(key, self.encode(info, new), revision)
         except BaseException:
             allocations.rollback()
             raise
@@ -329,10 +357,10 @@ class ObjectStore:
         strategy = info.strategy
         key = info.key(namespace, name)
         for _ in range(MAX_RETRIES):
-            kv = await self.store.get(key)
-            if kv is None:
+            revision, copies = await self._live(info, key, 1)
+            if not copies:
                 raise errors.not_found(info.plural, info.group, name)
-            obj = self.served_from_kv(info, kv)
+            obj = copies[0]
             md = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != md.get("uid"):
                 raise errors.conflict(info.plural, info.group, name,
@@ -364,7 +392,7 @@ class ObjectStore:
                 if opts.dry_run:
                     return obj, True
                 try:
-                    deleted = await self.store.delete(key, kv.mod_revision)
+                    deleted = await self.store.delete(key, revision)
                 except (RevisionMismatch, KeyNotFound):
                     continue
                 obj["metadata"]["resourceVersion"] = str(deleted.mod_revision)
@@ -385,7 +413,7 @@ class ObjectStore:
             if opts.dry_run:
                 return marked, False
             try:
-                out = await self.store.update(key, self.encode(info, marked), kv.mod_revision)
+                out = await self.store.update(key, self.encode(info, marked), revision)
             except RevisionMismatch:
                 continue
             mmd["resourceVersion"] = str(out.mod_revision)
@@ -393,13 +421,55 @@ class ObjectStore:
         raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
 
 
+class _UidPool:
+    """Random (version 4) UUIDs like ``uuid.uuid4``, from one ``os.urandom`` call per 256: a
+    syscall per object releases the GIL, and taking it back behind the store's threads cost more
+    than the rest of the uid."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self.reset)  # a child must not repeat the parent's uids
+
+    def reset(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def next(self) -> str:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool, at = os.urandom(16 * 256), 0
+        self._at = at + 16
+        b = bytearray(self._pool[at:at + 16])
+        b[6] = (b[6] & 0x0F) | 0x40  # version 4
+        b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = b.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"  # str(uuid.UUID(bytes=b, version=4))
+
+
+_UIDS = _UidPool()
+_last_second: tuple[int, str] = (-1, "")
+
+
+def _timestamps(epoch: float) -> tuple[str, str]:
+    """``format_time(epoch)`` and ``format_time(epoch, micro=True)``, formatting each second once."""
+    global _last_second
+    second = int(epoch)
+    if _last_second[0] != second:
+        _last_second = (second, format_time(second))
+    base = _last_second[1]
+    return base, f"{base[:-1]}.{int((epoch % 1) * 1_000_000):06d}Z"
+
+
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Equal apart from managedFields timestamps (a no-op write changes nothing, as in Kubernetes)."""
     if a == b:
         return True
-    am, bm = a.get("metadata") or {}, b.get("metadata") or {}
-    if {k: v for k, v in a.items() if k != "metadata"} != {k: v for k, v in b.items() if k != "metadata"}:
+    if len(a) - ("metadata" in a) != len(b) - ("metadata" in b):
         return False
+    for k, v in a.items():  # everything but metadata equal (without copying either object)
+        if k != "metadata" and (k not in b or b[k] != v):
+            return False
+    am, bm = a.get("metadata") or {}, b.get("metadata") or {}
     skip = ("managedFields",)
     if {k: v for k, v in am.items() if k not in skip} != {k: v for k, v in bm.items() if k not in skip}:
         return False

@@ -24,10 +24,11 @@ from kybernetes.api.strategy import ResourceInfo
 from kybernetes.apiserver import tables
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.request import Accept, RequestInfo, json_response, query_bool, query_int
-from kybernetes.apiserver.watchcache import Change, decode
+from kybernetes.apiserver.watchcache import POKE, Change, Changes, Entry, decode
 from kybernetes.store.interface import Compacted
 
 BOOKMARK_INTERVAL = 30.0
+MAX_EVENTS_PER_WRITE = 256  # events a watch sends in one write when many are queued
 CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
                     "start a new list without the continue parameter, or use the continue token in this response "
                     "to retrieve the remainder of the results. Continuing with the provided token results in an "
@@ -35,6 +36,7 @@ CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a con
                     "first chunk was returned and now may show up in the list.")
 
 Predicate = Callable[[dict[str, Any]], bool]
+Items = list[Any]  # cache entries or decoded objects (``list`` itself is a method name in ``Reads``)
 
 
 def make_predicate(info: ResourceInfo, request: web.Request) -> tuple[Predicate | None, selectors.FieldSelector]:
@@ -68,11 +70,35 @@ def decode_continue(token: str) -> tuple[int, str]:
         raise errors.bad_request("continue key is not valid: illegal base64 data or json") from None
 
 
+class _FrameMemo:
+    """Watch events of the latest changes as sent on the wire, shared by every watcher (bounded).
+
+    A change's plain JSON event is the same bytes for all watchers of its kind, so a fan-out to
+    N watchers encodes it once instead of N times. Keyed by (revision, event type): a revision
+    names one stored object version.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._frames: dict[tuple[int, str], bytes] = {}
+
+    def get(self, change: Change, ev_type: str, obj: dict[str, Any]) -> bytes:
+        key = (change.revision, ev_type)
+        data = self._frames.get(key)
+        if data is None:
+            data = orjson.dumps({"type": ev_type, "object": obj}) + b"\n"
+            if len(self._frames) >= self._size:
+                del self._frames[next(iter(self._frames))]
+            self._frames[key] = data
+        return data
+
+
 class Reads:
     def __init__(self, objects: ObjectStore) -> None:
         self.objects = objects
         self.cache = objects.cache
         self._watches: set[asyncio.Task[Any]] = set()
+        self._frames = _FrameMemo()
 
     def end_watches(self) -> None:
         """Shutdown: end every open watch now, so the server does not wait for their timeouts."""
@@ -151,7 +177,7 @@ class Reads:
         return self._render_list(request, info, accept, objs, list_meta)
 
     def _list_cache(self, prefix: str, pred: Predicate | None, limit: int
-                    ) -> tuple[list[Any], str | None, int | None]:
+                    ) -> tuple[Items, str | None, int | None]:
         entries = self.cache.list(prefix)
         if pred is None:
             if limit and len(entries) > limit:
@@ -169,7 +195,7 @@ class Reads:
         return out, None, None
 
     async def _list_store(self, prefix: str, pred: Predicate | None, limit: int, revision: int, start: str
-                          ) -> tuple[list[Any], str | None, int | None]:
+                          ) -> tuple[Items, str | None, int | None]:
         out: list[Any] = []
         cursor = start
         batch = max(limit, 500) if limit else 0
@@ -189,7 +215,7 @@ class Reads:
         except Compacted:
             raise errors.gone(CONTINUE_EXPIRED) from None
 
-    def _render_list(self, request: web.Request, info: ResourceInfo, accept: Accept, items: list[Any],
+    def _render_list(self, request: web.Request, info: ResourceInfo, accept: Accept, items: Items,
                      list_meta: dict[str, Any]) -> web.Response:
         fast = info.from_storage is None
         if accept.table or accept.partial_metadata or not fast:
@@ -201,9 +227,10 @@ class Reads:
                 return json_response(tables.partial_list(objs, list_meta))
             return json_response({"kind": info.list_kind_name, "apiVersion": info.api_version,
                                   "metadata": list_meta, "items": objs})
+        api_version = info.api_version
         parts = []
         for e in items:
-            if hasattr(e, "raw") and e.obj.get("apiVersion") == info.api_version:
+            if type(e) is Entry and e.obj.get("apiVersion") == api_version:
                 parts.append(e.raw())
             else:
                 parts.append(orjson.dumps(self.objects.to_served(info, e.obj if hasattr(e, "obj") else e)))
@@ -222,7 +249,8 @@ class Reads:
         if timeout_s is None:
             timeout_s = int(1800 * (1 + random.random()))
         include = tables.include_object(request.query.get("includeObject")) if accept.table else ""
-        initial: list[dict[str, Any]] = []
+        initial: list[Entry] = []
+        from_rev: int | None
         send_initial = request.query.get("sendInitialEvents")
         initial_end = False
         if send_initial is not None:
@@ -240,14 +268,14 @@ class Reads:
             elif rv != "0":
                 await self._wait_rv(rv)
             from_rev = self.cache.revision
-            initial = [e.obj for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
+            initial = [e for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
                        and (not ri.name or e.key == prefix)]
             initial_end = True
         elif rv in ("", "0"):
             if rv == "":
                 await self.cache.wait_fresh()
-            from_rev: int | None = self.cache.revision
-            initial = [e.obj for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
+            from_rev = self.cache.revision
+            initial = [e for e in self.cache.list(prefix) if (pred is None or pred(e.obj))
                        and (not ri.name or e.key == prefix)]
         else:
             from_rev = await self._wait_rv(rv)
@@ -266,42 +294,69 @@ class Reads:
                 obj = tables.partial_metadata(obj)
             return orjson.dumps({"type": ev_type, "object": obj}) + b"\n"
 
+        # Plain JSON of an object stored in the served version: the same bytes for every watcher,
+        # encoded once per change (``self._frames``), and the cache's JSON for initial events.
+        plain = not accept.table and not accept.partial_metadata and info.from_storage is None
+
+        def event(ev_type: str, change: Change, obj: dict[str, Any]) -> bytes:
+            if not plain or obj.get("apiVersion") != info.api_version or obj.get("kind") != info.kind:
+                return frame(ev_type, self.objects.to_served(info, obj))
+            return self._frames.get(change, ev_type, obj)
+
         task = asyncio.current_task()
         if task is not None:
             self._watches.add(task)
         try:
             async with self.cache.subscribe(prefix, from_rev) as changes:
                 await resp.prepare(request)
-                for obj in initial:
-                    await resp.write(frame("ADDED", self.objects.to_served(info, obj)))
+                for e in initial:
+                    if plain and e.obj.get("apiVersion") == info.api_version and e.obj.get("kind") == info.kind:
+                        await resp.write(b'{"type":"ADDED","object":' + e.raw() + b"}\n")
+                    else:
+                        await resp.write(frame("ADDED", self.objects.to_served(info, e.obj)))
                 if initial_end:
                     await resp.write(frame("BOOKMARK", {
                         "kind": info.kind, "apiVersion": info.api_version,
                         "metadata": {"resourceVersion": str(from_rev),
                                      "annotations": {"k8s.io/initial-events-end": "true"}}}))
-                deadline = time.monotonic() + timeout_s
-                it = changes.__aiter__()
                 last_rev = from_rev or 0
-                while True:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    wait = min(remaining, BOOKMARK_INTERVAL) if bookmarks else remaining
-                    try:
-                        change = await asyncio.wait_for(it.__anext__(), timeout=wait)
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        if bookmarks and time.monotonic() < deadline:
-                            await resp.write(frame("BOOKMARK", {"kind": info.kind, "apiVersion": info.api_version,
-                                                                "metadata": {"resourceVersion": str(
-                                                                    max(last_rev, self.cache.revision))}}))
-                        continue
-                    last_rev = change.revision
-                    for ev_type, obj in translate(change, pred):
-                        if ri.name and change.key != prefix:
-                            continue
-                        await resp.write(frame(ev_type, self.objects.to_served(info, obj)))
+
+                def bookmark() -> bytes:
+                    return frame("BOOKMARK", {"kind": info.kind, "apiVersion": info.api_version,
+                                              "metadata": {"resourceVersion": str(max(last_rev, self.cache.revision))}})
+
+                pacer = _Pacer(changes, time.monotonic() + timeout_s, bookmarks)
+                try:
+                    while True:
+                        if pacer.expired():
+                            break
+                        change = changes.next_nowait()
+                        if change is None:
+                            try:
+                                change = await pacer.wait()
+                            except StopAsyncIteration:
+                                break
+                            if change is None:  # a quiet interval went by
+                                if pacer.bookmark_due():
+                                    await resp.write(bookmark())
+                                continue
+                        # everything already queued goes out in one write (one TLS record, one syscall)
+                        out: list[bytes] = []
+                        while change is not None:
+                            if change is POKE:
+                                pacer.poked()
+                            else:
+                                pacer.active()  # any change (sent or filtered out) restarts the quiet time
+                                last_rev = change.revision
+                                if not ri.name or change.key == prefix:
+                                    out.extend(event(ev_type, change, obj) for ev_type, obj in translate(change, pred))
+                            change = changes.next_nowait() if len(out) < MAX_EVENTS_PER_WRITE else None
+                        if out:
+                            await resp.write(b"".join(out))
+                        if pacer.bookmark_due():
+                            await resp.write(bookmark())
+                finally:
+                    pacer.close()
         except Compacted as exc:
             err = errors.too_old_resource_version(exc.requested, exc.compacted)
             if not resp.prepared:
@@ -315,6 +370,76 @@ class Reads:
         with contextlib.suppress(ConnectionResetError):
             await resp.write_eof()
         return resp
+
+
+class _Pacer:
+    """When a watch looks at the clock: at its deadline, and with bookmarks after every quiet
+    ``BOOKMARK_INTERVAL`` (no event sent), when it sends one.
+
+    With a cache subscription one timer per watch pokes the reader (``Changes.poke``); only a
+    replay from the store waits with a timeout, as a timer around every wait costs more than
+    the rest of sending an event to a watcher.
+    """
+
+    def __init__(self, changes: Changes, deadline: float, bookmarks: bool) -> None:
+        self._changes = changes
+        self._deadline = deadline
+        self._bookmarks = bookmarks
+        self._quiet_since = time.monotonic()
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._due = False  # a quiet interval ended (a poke or a timeout arrived)
+        if changes.pokable:
+            self._arm()
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+    def _next_check(self) -> float:
+        if self._bookmarks:
+            return min(self._deadline, self._quiet_since + BOOKMARK_INTERVAL)
+        return self._deadline
+
+    def _arm(self) -> None:
+        self._timer = self._loop.call_later(max(0.0, self._next_check() - time.monotonic()), self._changes.poke)
+
+    async def wait(self) -> Change | None:
+        """The next change; None when it is time to look at the clock."""
+        if self._changes.pokable:
+            change = await self._changes.__anext__()
+            if change is POKE:
+                self.poked()
+                return None
+            return change
+        remaining = self._next_check() - time.monotonic()
+        try:
+            async with asyncio.timeout(max(0.0, remaining)):
+                return await self._changes.__anext__()
+        except TimeoutError:
+            self._due = True
+            return None
+
+    def poked(self) -> None:
+        self._due = True
+        self._arm()
+
+    def active(self) -> None:
+        self._quiet_since = time.monotonic()
+
+    def bookmark_due(self) -> bool:
+        """True (once) when a bookmark should go out now."""
+        if not self._due:
+            return False
+        self._due = False
+        now = time.monotonic()
+        if self._bookmarks and now < self._deadline and now - self._quiet_since >= BOOKMARK_INTERVAL - 0.001:
+            self._quiet_since = now
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def translate(change: Change, pred: Predicate | None) -> list[tuple[str, dict[str, Any]]]:

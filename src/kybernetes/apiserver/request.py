@@ -7,11 +7,11 @@ responses are always JSON, rendered as a Table when the client asks for one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from kybernetes.api import errors
@@ -45,8 +45,12 @@ class RequestInfo:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_path(path: str) -> RequestInfo | None:
-    """Resource URL → RequestInfo; None for /api, /apis, /apis/<group> and non-resource paths."""
+    """Resource URL → RequestInfo; None for /api, /apis, /apis/<group> and non-resource paths.
+
+    A pure function of the path, memoized: clients ask for the same URLs again and again.
+    """
     parts = [p for p in path.split("/") if p]
     if not parts:
         return None
@@ -149,19 +153,24 @@ def _json(body: bytes) -> dict[str, Any]:
 
 
 def _yaml(body: bytes) -> dict[str, Any]:
+    import yaml  # only YAML bodies need it (and start-up is faster without)
+
     try:
         obj = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         raise errors.bad_request(f"error converting YAML to JSON: {e}") from None
     if not isinstance(obj, dict):
         raise errors.bad_request("couldn't get version/kind; yaml body is not an object")
-    return orjson.loads(orjson.dumps(obj, default=str))
+    decoded: dict[str, Any] = orjson.loads(orjson.dumps(obj, default=str))
+    return decoded
 
 
 def decode_patch_body(body: bytes, content_type: str) -> Any:
     if not body.strip():
         raise errors.bad_request("the body of the request was empty")
     if content_type == APPLY_PATCH:
+        import yaml
+
         try:
             return yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as e:
@@ -180,7 +189,11 @@ class Accept:
 
 def parse_accept(request: web.Request) -> Accept:
     """Pick the first acceptable representation; we can always answer JSON."""
-    header = request.headers.get("Accept", "")
+    return _accept(request.headers.get("Accept", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _accept(header: str) -> Accept:
     for item in header.split(","):
         params = [p.strip() for p in item.split(";")]
         mt = params[0].lower()

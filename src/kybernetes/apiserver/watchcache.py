@@ -56,18 +56,41 @@ class Change:
 
 
 def decode(kv: KeyValue) -> dict[str, Any]:
-    obj = orjson.loads(kv.value)
+    obj: dict[str, Any] = orjson.loads(kv.value)
     md = obj.get("metadata")
     if isinstance(md, dict):
         md["resourceVersion"] = str(kv.mod_revision)
     return obj
 
 
+def _prefix_end(prefix: str) -> str | None:
+    """The smallest string after every string that starts with ``prefix`` (None: no bound)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
 @dataclass(slots=True, eq=False)
 class Watcher:
+    """One subscription: its pending changes (None ends it) and the task waiting for them."""
+
     prefix: str
-    queue: asyncio.Queue[Change | None] = field(default_factory=asyncio.Queue)
+    buf: collections.deque[Change | None] = field(default_factory=collections.deque)
+    waiter: asyncio.Future[None] | None = None
     overflowed: bool = False
+
+    def put(self, change: Change | None) -> None:
+        self.buf.append(change)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+#: What ``Changes.poke`` makes a waiting reader get: not a change, a reason to look at the clock.
+POKE = Change("POKE", "", 0, {}, None)
 
 
 class WatchCache:
@@ -79,6 +102,9 @@ class WatchCache:
         self._sorted_keys: dict[str, list[str]] = {}
         self._window: collections.deque[Change] = collections.deque(maxlen=window)
         self._watchers: set[Watcher] = set()
+        # the same watchers by the resource prefix they are under ("" for broader prefixes), so
+        # an event only visits the watchers of its own resource
+        self._watchers_by_resource: dict[str, set[Watcher]] = {}
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -103,7 +129,7 @@ class WatchCache:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for w in list(self._watchers):
-            w.queue.put_nowait(None)
+            w.put(None)
 
     async def _run(self, from_revision: int) -> None:
         try:
@@ -115,8 +141,8 @@ class WatchCache:
             log.exception("watch cache feed failed")
             raise
 
-    def _put(self, key: str, entry: Entry) -> None:
-        prefix = self.resource_prefix(key)
+    def _put(self, key: str, entry: Entry, prefix: str = "") -> None:
+        prefix = prefix or self.resource_prefix(key)
         objs = self._by_prefix.setdefault(prefix, {})
         if key not in objs:
             bisect.insort(self._sorted_keys.setdefault(prefix, []), key)
@@ -133,11 +159,12 @@ class WatchCache:
 
     def _apply(self, ev: Event) -> None:
         kv = ev.kv
+        prefix = self.resource_prefix(kv.key)
         if ev.type == "PUT":
             obj = decode(kv)
-            prefix = self.resource_prefix(kv.key)
-            old = self._by_prefix.get(prefix, {}).get(kv.key)
-            self._put(kv.key, Entry(kv.key, kv.mod_revision, obj))
+            objs = self._by_prefix.get(prefix)
+            old = objs.get(kv.key) if objs else None
+            self._put(kv.key, Entry(kv.key, kv.mod_revision, obj), prefix)
             change = Change("PUT", kv.key, kv.mod_revision, obj, old.obj if old else None)
         else:
             old = self._remove(kv.key)
@@ -148,15 +175,36 @@ class WatchCache:
             change = Change("DELETE", kv.key, kv.mod_revision, obj, old.obj if old else None)
         self.revision = kv.mod_revision
         self._window.append(change)
-        for w in tuple(self._watchers):
-            if kv.key.startswith(w.prefix):
-                if w.queue.qsize() >= WATCHER_QUEUE_LIMIT:
-                    w.overflowed = True
-                    self._watchers.discard(w)
-                    w.queue.put_nowait(None)
-                else:
-                    w.queue.put_nowait(change)
+        by_resource = self._watchers_by_resource
+        for group in (by_resource.get(prefix), by_resource.get("")):
+            if not group:
+                continue
+            for w in tuple(group):
+                if kv.key.startswith(w.prefix):
+                    if len(w.buf) >= WATCHER_QUEUE_LIMIT:
+                        w.overflowed = True
+                        self._drop(w)
+                        w.put(None)
+                    else:
+                        w.put(change)
         self._notify()
+
+    def _add(self, w: Watcher) -> None:
+        self._watchers.add(w)
+        self._watchers_by_resource.setdefault(self._resource_of(w.prefix), set()).add(w)
+
+    def _drop(self, w: Watcher) -> None:
+        self._watchers.discard(w)
+        group = self._watchers_by_resource.get(self._resource_of(w.prefix))
+        if group is not None:
+            group.discard(w)
+            if not group:
+                del self._watchers_by_resource[self._resource_of(w.prefix)]
+
+    @classmethod
+    def _resource_of(cls, prefix: str) -> str:
+        """The resource prefix every key under ``prefix`` shares, or "" if they span resources."""
+        return cls.resource_prefix(prefix) if prefix.count("/") >= 4 else ""
 
     def _notify(self) -> None:
         if not self._revision_waiters:
@@ -193,23 +241,19 @@ class WatchCache:
         rprefix = self.resource_prefix(prefix + "x")
         keys = self._sorted_keys.get(rprefix, [])
         objs = self._by_prefix.get(rprefix, {})
-        lo = bisect.bisect_right(keys, start_after) if start_after else bisect.bisect_left(keys, prefix)
-        out = []
-        for i in range(lo, len(keys)):
-            k = keys[i]
-            if not k.startswith(prefix):
-                if k > prefix:
-                    break
-                continue
-            out.append(objs[k])
-        return out
+        lo = bisect.bisect_left(keys, prefix)
+        if start_after:
+            lo = max(lo, bisect.bisect_right(keys, start_after))
+        end = _prefix_end(prefix)
+        hi = bisect.bisect_left(keys, end, lo) if end is not None else len(keys)
+        return [objs[k] for k in keys[lo:hi]]  # the sorted keys with the prefix: one slice
 
     def count(self, prefix: str) -> int:
         return len(self._by_prefix.get(prefix, {}))
 
     # --- watches --------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def subscribe(self, prefix: str, from_revision: int | None) -> AsyncIterator[AsyncIterator[Change]]:
+    async def subscribe(self, prefix: str, from_revision: int | None) -> AsyncIterator[Changes]:
         """Changes under ``prefix`` after ``from_revision`` (None: from now).
 
         Raises ``Compacted`` when the revision is older than the cache window and the store no
@@ -225,32 +269,89 @@ class WatchCache:
             else:
                 store_iter = self.store.watch(prefix, from_revision)
         if store_iter is not None:
-            yield self._from_store(store_iter)
+            yield _StoreChanges(store_iter)
             return
-        self._watchers.add(watcher)
+        self._add(watcher)
         try:
-            yield self._iterate(watcher, backlog)
+            yield _CachedChanges(watcher, backlog)
         finally:
-            self._watchers.discard(watcher)
+            self._drop(watcher)
 
-    async def _iterate(self, watcher: Watcher, backlog: list[Change]) -> AsyncIterator[Change]:
-        for c in backlog:
-            yield c
-        while True:
-            change = await watcher.queue.get()
-            if change is None:
-                return
-            yield change
 
-    async def _from_store(self, events: AsyncIterator[Event]) -> AsyncIterator[Change]:
-        prev: dict[str, dict[str, Any]] = {}
-        async for ev in events:
-            obj = decode(ev.kv)
-            p = decode(ev.prev) if ev.prev else prev.get(ev.kv.key)
-            if ev.type == "DELETE":
-                obj["metadata"]["resourceVersion"] = str(ev.kv.mod_revision)
-                prev.pop(ev.kv.key, None)
-            else:
-                prev[ev.kv.key] = obj
-            yield Change(ev.type, ev.kv.key, ev.kv.mod_revision, obj, p)
+class Changes(AsyncIterator[Change]):
+    """What ``WatchCache.subscribe`` yields: the changes in order, ending when the watch must end.
+
+    Cancelling a pending ``__anext__`` (a timeout) loses nothing: the next call carries on.
+    ``next_nowait`` returns a change that is already waiting, or None. If ``pokable``, ``poke``
+    puts ``POKE`` after the changes already waiting: a cheaper way to wake the reader for
+    bookmarks and deadlines than a timeout around every wait.
+    """
+
+    pokable = False
+
+    def next_nowait(self) -> Change | None:
+        return None
+
+    def poke(self) -> None:
+        raise NotImplementedError
+
+
+class _CachedChanges(Changes):
+    pokable = True
+
+    def __init__(self, watcher: Watcher, backlog: list[Change]) -> None:
+        self._watcher = watcher
+        self._backlog = collections.deque(backlog)
+        self._ended = False
+
+    def next_nowait(self) -> Change | None:
+        if self._backlog:
+            return self._backlog.popleft()
+        buf = self._watcher.buf
+        if self._ended or not buf:
+            return None
+        change = buf.popleft()
+        if change is None:
+            self._ended = True
+        return change
+
+    def poke(self) -> None:
+        self._watcher.put(POKE)
+
+    async def __anext__(self) -> Change:
+        if self._backlog:
+            return self._backlog.popleft()
+        watcher = self._watcher
+        while not self._ended:
+            if watcher.buf:
+                change = watcher.buf.popleft()
+                if change is None:
+                    break
+                return change
+            watcher.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await watcher.waiter  # the changes stay in ``buf``: cancelling here loses none
+            finally:
+                watcher.waiter = None
+        self._ended = True
+        raise StopAsyncIteration
+
+
+class _StoreChanges(Changes):
+    """A replay from the store (older than the window), decoded into changes."""
+
+    def __init__(self, events: AsyncIterator[Event]) -> None:
+        self._events = events
+        self._prev: dict[str, dict[str, Any]] = {}
+
+    async def __anext__(self) -> Change:
+        ev = await self._events.__anext__()  # the store's watch survives a cancelled anext
+        obj = decode(ev.kv)
+        p = decode(ev.prev) if ev.prev else self._prev.get(ev.kv.key)
+        if ev.type == "DELETE":
+            obj["metadata"]["resourceVersion"] = str(ev.kv.mod_revision)
+            self._prev.pop(ev.kv.key, None)
+        else:
+            self._prev[ev.kv.key] = obj
+        return Change(ev.type, ev.kv.key, ev.kv.mod_revision, obj, p)
 

@@ -88,3 +88,27 @@ def test_subtract_on_the_wire_matches_set_difference() -> None:
         assert (out is None) == expected.is_empty()
         if expected == base:
             assert out is data
+
+
+def test_union_fields_v1_matches_set_union() -> None:
+    import random
+
+    import orjson
+
+    from kybernetes.api.apply.fieldpath import FieldSet, union_fields_v1
+
+    rng = random.Random(7)
+    elements = ["f:a", "f:b", "f:z", 'k:{"name":"x"}', 'k:{"name":"y"}', 'v:"q"', "i:0", "i:1"]
+
+    def some_set() -> FieldSet:
+        return FieldSet.from_paths(tuple(rng.choice(elements) for _ in range(rng.randint(1, 3)))
+                                   for _ in range(rng.randint(0, 6)))
+
+    for _ in range(3000):
+        a, b = some_set(), some_set()
+        data = a.to_fields_v1()
+        got = union_fields_v1(data, b)
+        # equal as JSON text: the same entries in the same (Kubernetes') order
+        assert orjson.dumps(got) == orjson.dumps(a.union(b).to_fields_v1())
+        if a.union(b) == a:
+            assert got is data  # nothing new: the very same dict (the entry is reused)

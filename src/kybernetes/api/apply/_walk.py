@@ -16,6 +16,7 @@ from kybernetes.api.apply.fieldpath import FieldSet, key_element, path_string, p
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
 MAP, LIST, LEAF_VALUE, NULL = 1, 2, 3, 4  # how a schema node treats a value
+_CONTAINERS = (dict, list)
 _TYPE_META = frozenset({"apiVersion", "kind", "metadata"})  # always allowed at the top
 
 
@@ -209,6 +210,17 @@ class _Comparer:
         else:
             self.c.modified.insert(self.path)
 
+    def leaf_at(self, pe: str, lhs: Any, rhs: Any) -> None:
+        """``child(pe, lhs, rhs, t)`` for two non-container values (always a leaf)."""
+        c = self.c
+        node = c.added if lhs is MISSING else c.removed if rhs is MISSING else c.modified
+        for p in self.path:
+            sub = node.children.get(p)
+            if sub is None:
+                sub = node.children[p] = FieldSet()
+            node = sub
+        node.members.add(pe)
+
     def node(self, lhs: Any, rhs: Any, t: TypeNode) -> None:
         lk = 0 if lhs is MISSING else kind_of(lhs, t)
         rk = 0 if rhs is MISSING else kind_of(rhs, t)
@@ -242,6 +254,8 @@ class _Comparer:
         zero = t.zero
         lz = zero if lm is not None else None
         rz = zero if rm is not None else None
+        # Scalars (and nulls/absence) on both sides are a leaf whatever the field's type: record
+        # them here instead of going through child/node/leaf (most of an object's fields).
         if lm is not None:
             for k, lv in lm.items():
                 rv = rm.get(k, MISSING) if rm is not None else MISSING
@@ -249,7 +263,10 @@ class _Comparer:
                     rv = rz.get(k, MISSING)
                 if rv is not MISSING and (lv is rv or lv == rv):
                     continue
-                self.child("f:" + k, lv, rv, t.field(k))
+                if type(lv) not in _CONTAINERS and type(rv) not in _CONTAINERS:
+                    self.leaf_at("f:" + k, lv, rv)
+                else:
+                    self.child("f:" + k, lv, rv, t.field(k))
         if rm is not None:
             for k, rv in rm.items():
                 if lm is not None and k in lm:
@@ -257,7 +274,10 @@ class _Comparer:
                 lv = lz.get(k, MISSING) if lz is not None else MISSING
                 if lv is not MISSING and (lv is rv or lv == rv):
                     continue
-                self.child("f:" + k, lv, rv, t.field(k))
+                if type(lv) not in _CONTAINERS and type(rv) not in _CONTAINERS:
+                    self.leaf_at("f:" + k, lv, rv)
+                else:
+                    self.child("f:" + k, lv, rv, t.field(k))
         if zero is not None and (lz is None) != (rz is None):
             for k, zv in zero.items():
                 if (lm is not None and k in lm) or (rm is not None and k in rm):

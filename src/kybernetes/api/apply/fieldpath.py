@@ -26,6 +26,8 @@ __all__ = [
     "path_string",
     "pe_sort_key",
     "pe_string",
+    "subtract_fields_v1",
+    "union_fields_v1",
     "value_element",
 ]
 
@@ -369,13 +371,13 @@ def subtract_fields_v1(data: dict[str, Any], remove: FieldSet) -> dict[str, Any]
         new_body: dict[str, Any] | None = None
         body_changed = False
         if sub is not None and len(value) > has_dot:
-            body = {k: v for k, v in value.items() if k != "."} if has_dot else value
+            body = _without_dot(value) if has_dot else value
             new_body = subtract_fields_v1(body, sub)
             body_changed = new_body is not body
         if member == was_member and not body_changed:
             continue
         if not body_changed:
-            new_body = {k: v for k, v in value.items() if k != "."} or None
+            new_body = (_without_dot(value) if has_dot else value) or None
         if out is None:
             out = dict(data)
         if new_body is None:
@@ -388,6 +390,54 @@ def subtract_fields_v1(data: dict[str, Any], remove: FieldSet) -> dict[str, Any]
     if out is None:
         return data
     return out or None
+
+
+def _without_dot(value: dict[str, Any]) -> dict[str, Any]:
+    body = dict(value)  # a C-level copy; same order as filtering
+    del body["."]
+    return body
+
+
+def union_fields_v1(data: dict[str, Any], add: FieldSet) -> dict[str, Any]:
+    """``fieldsV1`` of (the set ``data`` encodes) plus ``add``, computed on the JSON itself.
+
+    The counterpart of ``subtract_fields_v1``: walks only along ``add``, returns ``data`` itself
+    when nothing is new, and keeps ``data`` in Kubernetes' order (``data`` must be canonical, as
+    written by ``FieldSet.to_fields_v1``), so the result equals
+    ``FieldSet.from_fields_v1(data).union(add).to_fields_v1()``.
+    """
+    out: dict[str, Any] | None = None
+    added = False
+    touched = add.members | add.children.keys() if add.children else add.members
+    for pe in touched:
+        member = pe in add.members
+        sub = add.children.get(pe)
+        value = data.get(pe)
+        if value is None:
+            new_value: dict[str, Any] = {} if sub is None else sub._emit(member)
+            added = True
+        else:
+            has_dot = "." in value
+            was_member = has_dot or not value
+            if sub is None:
+                if was_member or not member:
+                    continue
+                new_value = {".": {}, **value}  # now also a member itself
+            else:
+                body = _without_dot(value) if has_dot else value
+                new_body = union_fields_v1(body, sub) if body else sub._emit(False)
+                is_member = was_member or member
+                if new_body is body and is_member == was_member and (body or not is_member):
+                    continue
+                new_value = {".": {}, **new_body} if is_member else new_body
+        if out is None:
+            out = dict(data)
+        out[pe] = new_value
+    if out is None:
+        return data
+    if added:  # new keys go to their place in the order
+        out = {pe: out[pe] for pe in sorted(out, key=pe_sort_key)}
+    return out
 
 
 def fields(*dotted: str) -> FieldSet:

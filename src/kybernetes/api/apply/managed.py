@@ -20,7 +20,7 @@ from typing import Any
 
 from kybernetes.api.apply import _walk
 from kybernetes.api.apply._types import TypeNode, compile_root
-from kybernetes.api.apply.fieldpath import FieldSet, go_json, subtract_fields_v1
+from kybernetes.api.apply.fieldpath import FieldSet, go_json, subtract_fields_v1, union_fields_v1
 from kybernetes.api.schema import Schema, Schemas
 from kybernetes.api.types import Object
 
@@ -80,6 +80,13 @@ class Entry:
 
     def set_fields(self, fields: FieldSet) -> None:
         self._fields, self._raw, self.source = fields, None, None
+
+    def add(self, fields: FieldSet) -> None:
+        """Own ``fields`` as well; on the ``fieldsV1`` JSON itself unless the set is decoded."""
+        if self._fields is not None:
+            self.set_fields(fields.union(self._fields))
+        else:
+            self._raw, self.source = union_fields_v1(self.raw, fields), None
 
     def subtract(self, remove: FieldSet) -> bool:
         """Drop ``remove`` from this entry; False when nothing is left."""
@@ -212,7 +219,8 @@ def object_view(obj: Object | None) -> Object:
     if not isinstance(meta, dict) or "managedFields" not in meta:
         return obj
     view = dict(obj)
-    view["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    view["metadata"] = trimmed = dict(meta)
+    del trimmed["managedFields"]
     return view
 
 
@@ -221,8 +229,11 @@ def record_update(managed: Managed, old: Any, new: Any, t: TypeNode, manager: st
     """Kubernetes' Update bookkeeping on ``managed`` (raises ``_walk.SchemaMismatch``)."""
     cmp = _walk.compare(old, new, t)
     cmp.exclude(reset_fields)
-    changed = cmp.modified
-    changed.update(cmp.added)
+    changed = cmp.modified  # the comparison is ours: its sets are reused, never shared further
+    if changed.is_empty():
+        changed = cmp.added
+    else:
+        changed.update(cmp.added)
     lose = changed.union(cmp.removed) if not cmp.removed.is_empty() else changed
     for key, entry in list(managed.items()):
         if not entry.subtract(lose) or not entry.raw:
@@ -231,15 +242,14 @@ def record_update(managed: Managed, old: Any, new: Any, t: TypeNode, manager: st
     if current.is_empty():
         return
     ident = identity(manager or "unknown", UPDATE, api_version, subresource)
-    previous = managed.get(ident)
-    if previous is None:
-        entry = managed[ident] = Entry(ident[0], UPDATE, api_version, subresource)
+    own = managed.get(ident)
+    if own is None:
+        own = managed[ident] = Entry(ident[0], UPDATE, api_version, subresource)
+        own.set_fields(current)
     else:
-        entry = previous
-        current.update(entry.fields)
-    entry.set_fields(current)
+        own.add(current)
     # The scale subresource hands its entries back to the parent without their time.
-    entry.time = None if subresource == "scale" else time
+    own.time = None if subresource == "scale" else time
 
 
 def _is_reset(entries: Any) -> bool:

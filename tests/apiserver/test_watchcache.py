@@ -1,0 +1,98 @@
+"""The watch cache's subscriptions and the write path's reads of it (``objects._live``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from kybernetes.apiserver import reads
+from kybernetes.apiserver.app import ApiServer
+from kybernetes.apiserver.watchcache import Change, Changes, WatchCache
+from kybernetes.store.sqlite import SQLiteStore
+
+
+@pytest.fixture
+async def cache(tmp_path: Path) -> AsyncIterator[WatchCache]:
+    store = SQLiteStore(str(tmp_path / "state.db"), compact_interval=0)
+    await store.start()
+    cache = WatchCache(store)
+    await cache.start()
+    try:
+        yield cache
+    finally:
+        await cache.stop()
+        await store.close()
+
+
+async def test_a_timed_out_wait_does_not_end_the_subscription(cache: WatchCache) -> None:
+    # a watch with bookmarks waits with a timeout; the stream must carry on afterwards
+    store = cache.store
+    async with cache.subscribe("/registry/core/configmaps/", cache.revision) as changes:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await changes.__anext__()
+        await store.create("/registry/core/configmaps/ns/a", b'{"metadata":{"name":"a"}}')
+        async with asyncio.timeout(5):
+            change = await changes.__anext__()
+        assert change.key == "/registry/core/configmaps/ns/a"
+        assert change.obj["metadata"]["resourceVersion"] == str(change.revision)
+        assert changes.next_nowait() is None
+
+
+async def test_watchers_only_see_their_prefix(cache: WatchCache) -> None:
+    store = cache.store
+    async with cache.subscribe("/registry/core/configmaps/ns/", cache.revision) as ns_changes, \
+            cache.subscribe("/registry/core/", cache.revision) as core_changes, \
+            cache.subscribe("/registry/core/secrets/", cache.revision) as secret_changes:
+        await store.create("/registry/core/configmaps/other/x", b"{}")
+        await store.create("/registry/core/configmaps/ns/y", b"{}")
+        await cache.wait_fresh()
+        assert [c.key for c in _drain(core_changes)] == ["/registry/core/configmaps/other/x",
+                                                         "/registry/core/configmaps/ns/y"]
+        assert [c.key for c in _drain(ns_changes)] == ["/registry/core/configmaps/ns/y"]
+        assert _drain(secret_changes) == []
+    assert not cache._watchers and not cache._watchers_by_resource
+
+
+def _drain(changes: Changes) -> list[Change]:
+    out = []
+    while (c := changes.next_nowait()) is not None:
+        out.append(c)
+    return out
+
+
+async def test_bookmarks_keep_the_watch_going(api: tuple[ApiServer, TestClient],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reads, "BOOKMARK_INTERVAL", 0.2)
+    server, client = api
+    cms = "/api/v1/namespaces/default/configmaps"
+    r = await client.get(cms, params={"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "3"})
+    events: list[dict[str, Any]] = []
+    added = asyncio.Event()
+
+    async def read() -> None:
+        async for line in r.content:
+            events.append(orjson.loads(line))
+            if events[-1]["type"] == "ADDED":
+                added.set()
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.5)  # quiet: bookmarks
+    created = await client.post(cms, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}})
+    assert created.status == 201
+    async with asyncio.timeout(5):
+        await added.wait()
+    await asyncio.sleep(0.5)
+    types = [e["type"] for e in events]
+    at = types.index("ADDED")
+    assert "BOOKMARK" in types[:at] and "BOOKMARK" in types[at:]  # before and after the event
+    assert all(e["object"]["kind"] == "ConfigMap" for e in events)
+    async with asyncio.timeout(5):
+        await reader  # the watch ends at its timeout
+    assert server.reads._watches == set()
