@@ -17,10 +17,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import pytest
 
@@ -74,21 +74,31 @@ def start_server(data_dir: Path, port: int, *extra: str, agent: bool = False) ->
                              *flags, *extra], stdout=log, stderr=subprocess.STDOUT)
 
 
+def wait_until(what: str, fn: Callable[[], Any], deadline_s: float = 45.0, interval: float = 0.05) -> Any:
+    """Poll ``fn`` until it returns something truthy (and return that), or fail after the deadline."""
+    end = time.monotonic() + deadline_s
+    last: Any = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
 def wait_ready(cluster: Cluster, deadline_s: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if cluster.proc.poll() is not None:
             raise RuntimeError(f"kyb server exited with {cluster.proc.returncode}; see "
                                f"{cluster.data_dir.parent}/server-{cluster.port}.log")
-        if cluster.kubeconfig.exists():
-            try:
-                if cluster.get("/readyz") == b"ok":
-                    return
-            except Exception as e:  # not listening yet
-                last = e
-        time.sleep(0.05)
-    raise TimeoutError(f"kyb server not ready in {deadline_s}s: {last}")
+        if not cluster.kubeconfig.exists():
+            return False
+        try:
+            return cluster.get("/readyz") == b"ok"
+        except OSError:  # not listening yet
+            return False
+
+    wait_until("kyb server to be ready", ready, deadline_s)
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:

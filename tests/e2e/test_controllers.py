@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from tests.e2e.conftest import (
     Kubectl,
     bare_server,
     kubectl_137,
+    wait_until,
 )
 
 pytestmark = pytest.mark.e2e
@@ -63,17 +63,6 @@ def k(request: pytest.FixtureRequest, own_cluster: Cluster) -> Kubectl:
     if request.param == "1.32":
         return Kubectl(own_cluster, DISPATCHER, "1.32")
     return Kubectl(own_cluster, kubectl_137(), "1.37")
-
-
-def wait_until(what: str, fn: Callable[[], Any], deadline_s: float = 45.0) -> Any:
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def get_json(k: Kubectl, *args: str) -> dict[str, Any]:

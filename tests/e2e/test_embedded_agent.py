@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, bare_server, free_port, kubectl_137
+from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, bare_server, free_port, kubectl_137, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.geteuid() != 0, reason="the node agent needs root")]
 
@@ -42,10 +41,8 @@ def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def test_pod_runs_and_logs_stream_from_the_kubelet(node_cluster: Cluster, version: str) -> None:
     k = Kubectl(node_cluster, DISPATCHER if version == "1.32" else kubectl_137(), version)
     node = str(node_cluster.proc.args)
-    deadline = time.monotonic() + 60
-    while "Ready" not in k("get", "node", node, "--no-headers", check=False) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert k("get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}") == "True"
+    wait_until(f"node {node} to register", lambda: k.run("get", "node", node, check=False).returncode == 0, 60)
+    k("wait", f"node/{node}", "--for=condition=Ready", "--timeout=60s")
     name = f"bb{version.replace('.', '')}"
     k("run", name, "--image=busybox", "--restart=Never", "--", "sh", "-c", "echo hello from kybernetes; echo two")
     k("wait", f"pod/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s")

@@ -113,13 +113,7 @@ def test_crd_custom_resources(kubectl: Kubectl) -> None:
     existing = kubectl.run("get", "crd", "crontabs.stable.example.com", check=False)
     if existing.returncode != 0:
         kubectl("apply", "-f", "-", input=CRD)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        cond = kubectl("get", "crd", "crontabs.stable.example.com", "-o",
-                       "jsonpath={.status.conditions[?(@.type==\"Established\")].status}")
-        if cond == "True":
-            break
-        time.sleep(0.1)
+    kubectl("wait", "crd/crontabs.stable.example.com", "--for=condition=Established", "--timeout=30s")
     ns = f"cr-{kubectl.version.replace('.', '')}-{uuid.uuid4().hex[:6]}"
     kubectl("create", "ns", ns)
     cr = textwrap.dedent("""\

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DISPATCHER, Cluster, ComponentThread, Kubectl, bare_server
+from tests.e2e.conftest import DISPATCHER, Cluster, ComponentThread, Kubectl, bare_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -94,17 +94,6 @@ def controllers(wl_cluster: Cluster) -> Iterator[WorkloadControllers]:
 @pytest.fixture(scope="module")
 def k(wl_cluster: Cluster, controllers: WorkloadControllers) -> Kubectl:
     return Kubectl(wl_cluster, DISPATCHER, "1.32")
-
-
-def wait_until(what: str, fn: Callable[[], Any], deadline_s: float = 45.0) -> Any:
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def items(k: Kubectl, kind: str, ns: str, *args: str) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from typing import TypeVar
 import pytest
 
 from kybernetes.ingress import classes, nginx
-from tests.e2e.conftest import DISPATCHER, Kubectl, bare_server, free_port
+from tests.e2e.conftest import DISPATCHER, Kubectl, bare_server, free_port, wait_until
 from tests.ingress import seed
 
 pytestmark = [pytest.mark.e2e,
@@ -34,17 +33,16 @@ T = TypeVar("T")
 
 
 def poll(probe: Callable[[], T], check: Callable[[T], bool], deadline: float = 30.0, what: str = "") -> T:
-    end = time.monotonic() + deadline
-    last: object = None
-    while time.monotonic() < end:
+    """``probe()`` until ``check`` accepts its value (errors while nginx or the API warm up are retried)."""
+    def attempt() -> tuple[T] | None:
         try:
-            last = probe()
-            if check(last):  # type: ignore[arg-type]
-                return last  # type: ignore[return-value]
-        except (OSError, AssertionError, ValueError) as e:
-            last = e
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not reached in {deadline}s; last: {last!r}")
+            value = probe()
+        except (OSError, AssertionError, ValueError):
+            return None
+        return (value,) if check(value) else None
+
+    found: tuple[T] = wait_until(what, attempt, deadline)
+    return found[0]
 
 
 def status_of(port: int, host: str, path: str) -> int:

@@ -83,10 +83,8 @@ class Subresources:
             body = rq.decode_object(raw, ctype)
         else:
             body = rq.decode_patch_body(raw, ctype)
-        precondition: str | None = None
 
         def mutate(current: dict[str, Any] | None) -> dict[str, Any]:
-            nonlocal precondition
             assert current is not None and info.scale is not None
             scale = scale_object(info, current)
             if request.method == "PUT":
@@ -112,8 +110,7 @@ class Subresources:
             return current
 
         hook = self.writes.track(info, opts, ctx)
-        obj, _ = await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts,
-                                           precondition_rv=precondition, on_prepared=hook)
+        obj, _ = await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, on_prepared=hook)
         return respond(scale_object(info, obj), 200, ctx)
 
     async def binding(self, request: web.Request, ri: RequestInfo, info: ResourceInfo) -> web.Response:
