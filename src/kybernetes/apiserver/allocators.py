@@ -7,15 +7,13 @@ A write that fails or is a dry run gives its reservations back (see ``objects.Al
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
 import random
 from typing import Any
 
 from kybernetes.api import errors
-from kybernetes.apiserver.watchcache import WatchCache
+from kybernetes.apiserver.watchcache import Change, Follower, WatchCache
 
 log = logging.getLogger(__name__)
 
@@ -106,15 +104,16 @@ def _service_ports(obj: dict[str, Any]) -> set[int]:
     return ports
 
 
-class ServiceAllocations:
+class ServiceAllocations(Follower):
     """Keeps both allocators in step with the stored Services."""
+
+    prefix = SERVICES_PREFIX
 
     def __init__(self, cache: WatchCache, cidr: str = "10.43.0.0/16", node_ports: tuple[int, int] = (30000, 32767)
                  ) -> None:
-        self.cache = cache
+        super().__init__(cache)
         self.cluster_ip = ClusterIPAllocator(cidr)
         self.node_port = NodePortAllocator(*node_ports)
-        self._task: asyncio.Task[None] | None = None
 
     def allocators(self) -> dict[str, Any]:
         return {"cluster-ip": self.cluster_ip, "node-port": self.node_port}
@@ -123,29 +122,21 @@ class ServiceAllocations:
         for e in self.cache.list(SERVICES_PREFIX):
             self.cluster_ip.used |= _service_ips(e.obj)
             self.node_port.used |= _service_ports(e.obj)
-        self._task = asyncio.create_task(self._follow(self.cache.revision), name="service-allocations")
+        self.follow("service-allocations")
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _follow(self, revision: int) -> None:
-        async with self.cache.subscribe(SERVICES_PREFIX, revision) as changes:
-            async for ch in changes:
-                old_ips = _service_ips(ch.prev) if ch.prev else set()
-                old_ports = _service_ports(ch.prev) if ch.prev else set()
-                if ch.type == "DELETE":
-                    for ip in old_ips | _service_ips(ch.obj):
-                        self.cluster_ip.release(ip)
-                    for p in old_ports | _service_ports(ch.obj):
-                        self.node_port.release(p)
-                    continue
-                new_ips, new_ports = _service_ips(ch.obj), _service_ports(ch.obj)
-                for ip in old_ips - new_ips:
-                    self.cluster_ip.release(ip)
-                for p in old_ports - new_ports:
-                    self.node_port.release(p)
-                self.cluster_ip.used |= new_ips
-                self.node_port.used |= new_ports
+    async def on_change(self, ch: Change) -> None:
+        old_ips = _service_ips(ch.prev) if ch.prev else set()
+        old_ports = _service_ports(ch.prev) if ch.prev else set()
+        if ch.type == "DELETE":
+            for ip in old_ips | _service_ips(ch.obj):
+                self.cluster_ip.release(ip)
+            for p in old_ports | _service_ports(ch.obj):
+                self.node_port.release(p)
+            return
+        new_ips, new_ports = _service_ips(ch.obj), _service_ports(ch.obj)
+        for ip in old_ips - new_ips:
+            self.cluster_ip.release(ip)
+        for p in old_ports - new_ports:
+            self.node_port.release(p)
+        self.cluster_ip.used |= new_ips
+        self.node_port.used |= new_ports

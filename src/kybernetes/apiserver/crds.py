@@ -9,7 +9,6 @@ Kubernetes, the custom objects it served.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -22,7 +21,7 @@ from kybernetes.api.schema import Schemas
 from kybernetes.api.strategy import ResourceInfo, ScaleAccessor, StatusStrategy, Subresource, WriteContext
 from kybernetes.api.types import GroupVersionKind
 from kybernetes.apiserver.objects import ObjectStore, WriteOptions
-from kybernetes.apiserver.watchcache import WatchCache
+from kybernetes.apiserver.watchcache import Change, Follower, WatchCache
 
 log = logging.getLogger(__name__)
 CRD_PREFIX = "/registry/apiextensions.k8s.io/customresourcedefinitions/"
@@ -81,33 +80,24 @@ def _retag(group: str, version: str) -> Any:
     return convert
 
 
-class CRDManager:
+class CRDManager(Follower):
+    prefix = CRD_PREFIX
+
     def __init__(self, registry: Registry, schemas: Schemas, cache: WatchCache, objects: ObjectStore) -> None:
-        self.registry, self.schemas, self.cache, self.objects = registry, schemas, cache, objects
+        super().__init__(cache)
+        self.registry, self.schemas, self.objects = registry, schemas, objects
         self._served: dict[str, list[ResourceInfo]] = {}
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         for e in self.cache.list(CRD_PREFIX):
             await self._sync(e.obj)
-        self._task = asyncio.create_task(self._follow(self.cache.revision), name="crd-manager")
+        self.follow("crd-manager")
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _follow(self, revision: int) -> None:
-        async with self.cache.subscribe(CRD_PREFIX, revision) as changes:
-            async for ch in changes:
-                try:
-                    if ch.type == "DELETE":
-                        await self._remove(ch.obj)
-                    else:
-                        await self._sync(ch.obj)
-                except Exception:
-                    log.exception("syncing CRD %s", (ch.obj.get("metadata") or {}).get("name"))
+    async def on_change(self, ch: Change) -> None:
+        if ch.type == "DELETE":
+            await self._remove(ch.obj)
+        else:
+            await self._sync(ch.obj)
 
     def _unregister(self, name: str) -> None:
         for info in self._served.pop(name, []):

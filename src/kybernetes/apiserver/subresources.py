@@ -19,6 +19,18 @@ from kybernetes.apiserver.request import RequestInfo
 from kybernetes.apiserver.writes import Writes, respond, write_options
 
 
+class _BindingStrategy(Strategy):
+    """``pods/binding`` writes exactly what its mutation set (nodeName, PodScheduled), nothing else."""
+
+    has_status = False
+
+    def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any], ctx: WriteContext) -> None:
+        return None
+
+
+_BINDING = _BindingStrategy()
+
+
 def scale_object(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     assert info.scale is not None
     md = obj["metadata"]
@@ -144,13 +156,7 @@ class Subresources:
             md.pop("resourceVersion", None)
             return current
 
-        class _Keep(Strategy):
-            has_status = False
-
-            def prepare_for_update(self, obj: dict[str, Any], old: dict[str, Any], c: WriteContext) -> None:
-                return None
-
-        await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, _Keep(),
+        await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, _BINDING,
                                   on_prepared=self.writes.track(info, opts, ctx))
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                        201, ctx)

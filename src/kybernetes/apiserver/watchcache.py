@@ -355,3 +355,36 @@ class _StoreChanges(Changes):
             self._prev[ev.kv.key] = obj
         return Change(ev.type, ev.kv.key, ev.kv.mod_revision, obj, p)
 
+
+class Follower:
+    """Base of in-process consumers of the cache (service allocations, CRD serving): after a
+    preload, every change under ``prefix`` goes to ``on_change`` in order; a failing change is
+    logged and the next one still handled."""
+
+    prefix = "/registry/"
+
+    def __init__(self, cache: WatchCache) -> None:
+        self.cache = cache
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_change(self, change: Change) -> None:
+        raise NotImplementedError
+
+    def follow(self, name: str) -> None:
+        """Start following from the cache's current revision (call after preloading from it)."""
+        self._task = asyncio.create_task(self._run(self.cache.revision), name=name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self, revision: int) -> None:
+        async with self.cache.subscribe(self.prefix, revision) as changes:
+            async for change in changes:
+                try:
+                    await self.on_change(change)
+                except Exception:
+                    log.exception("%s: handling %s failed", type(self).__name__, change.key)
+

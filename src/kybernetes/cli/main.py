@@ -399,23 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command == "server":
-        return _server(args)
-    if args.command == "scheduler":
-        return _scheduler(args)
-    if args.command == "agent":
-        return _agent(args)
-    if args.command == "controller-manager":
-        return _controller_manager(args)
-    if args.command == "images":
-        return _images(args)
-    if args.command == "proxy":
-        return _proxy(args)
-    if args.command == "dns":
-        return _dns(args)
-    if args.command == "ingress-controller":
-        return _ingress_controller(args)
-    return 2
+    handlers = {"server": _server, "scheduler": _scheduler, "agent": _agent,
+                "controller-manager": _controller_manager, "images": _images, "proxy": _proxy, "dns": _dns,
+                "ingress-controller": _ingress_controller}
+    handler = handlers.get(args.command)
+    return handler(args) if handler is not None else 2
 
 
 if __name__ == "__main__":

@@ -184,20 +184,19 @@ class Framework:
 
     def run_pre_filter_extension_add_pod(self, state: CycleState, pod: PodInfo, added: PodInfo,
                                          node: NodeInfo) -> Status | None:
-        for p in self.pre_filter_ext:
-            if p.name in state.skip_filter:
-                continue
-            st = p.add_pod(state, pod, added, node)
-            if not fw.is_success(st):
-                return st
-        return None
+        return self._run_pre_filter_extension("add_pod", state, pod, added, node)
 
     def run_pre_filter_extension_remove_pod(self, state: CycleState, pod: PodInfo, victim: PodInfo,
                                             node: NodeInfo) -> Status | None:
+        return self._run_pre_filter_extension("remove_pod", state, pod, victim, node)
+
+    def _run_pre_filter_extension(self, method: str, state: CycleState, pod: PodInfo, other: PodInfo,
+                                  node: NodeInfo) -> Status | None:
+        """Tell every PreFilter extension (not skipped this cycle) that ``other`` joins/leaves ``node``."""
         for p in self.pre_filter_ext:
             if p.name in state.skip_filter:
                 continue
-            st = p.remove_pod(state, pod, victim, node)
+            st = getattr(p, method)(state, pod, other, node)
             if not fw.is_success(st):
                 return st
         return None
