@@ -49,3 +49,97 @@ async def test_missing_service_account_or_priority_class_is_forbidden(api: tuple
     assert r.status == 403 and "no PriorityClass with name nope was found" in body["message"]
     r = await client.post(PODS, json=pod("p5", priorityClassName="system-node-critical"))
     assert (await r.json())["spec"]["priority"] == 2000001000
+
+
+QUOTAS = "/api/v1/namespaces/default/resourcequotas"
+
+
+async def _quota(client: TestClient, hard: dict[str, str], used: dict[str, str]) -> None:
+    """A quota as the controller leaves it: ``status.hard`` copied, ``status.used`` counted."""
+    r = await client.post(QUOTAS, json={"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+                                        "spec": {"hard": hard}})
+    assert r.status == 201, await r.text()
+    quota = await r.json()
+    quota["status"] = {"hard": hard, "used": used}
+    r = await client.put(f"{QUOTAS}/q/status", json=quota)
+    assert r.status == 200, await r.text()
+    assert (await client.get(f"{QUOTAS}/q")).status == 200  # a consistent read: the cache has the quota now
+
+
+async def test_quota_admission_charges_creates_and_refuses_the_excess(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    await _quota(client, {"pods": "2", "count/configmaps": "5"}, {"pods": "0", "count/configmaps": "0"})
+    r = await client.post(PODS + "?dryRun=All", json=pod("dry"))
+    assert r.status == 201, await r.text()
+    for name in ("a", "b"):
+        r = await client.post(PODS, json=pod(name))
+        assert r.status == 201, await r.text()
+    status = (await (await client.get(f"{QUOTAS}/q")).json())["status"]
+    assert status["used"] == {"pods": "2", "count/configmaps": "0"}  # the dry run charged nothing
+    r = await client.post(PODS, json=pod("c"))
+    body = await r.json()
+    assert r.status == 403 and body["reason"] == "Forbidden", body
+    assert body["message"] == ('pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, '
+                               'limited: pods=2')
+    assert body["details"] == {"name": "c", "kind": "pods"}
+    assert (await client.get(PODS + "/c")).status == 404  # nothing half-written
+    r = await client.post("/api/v1/namespaces/default/configmaps",
+                          json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})
+    assert r.status == 201, await r.text()
+    status = (await (await client.get(f"{QUOTAS}/q")).json())["status"]
+    assert status["used"] == {"pods": "2", "count/configmaps": "1"}
+
+
+async def test_concurrent_creates_cannot_overrun_a_quota(api: tuple[ApiServer, TestClient]) -> None:
+    import asyncio
+
+    _, client = api
+    await _quota(client, {"pods": "3"}, {"pods": "0"})
+    codes = [r.status for r in await asyncio.gather(*(client.post(PODS, json=pod(f"p{i}")) for i in range(8)))]
+    assert sorted(codes) == [201] * 3 + [403] * 5
+    pods = (await (await client.get(PODS)).json())["items"]
+    assert len(pods) == 3
+
+
+async def test_quota_on_compute_resources_requires_them(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    await _quota(client, {"limits.memory": "1Gi"}, {"limits.memory": "0"})
+    r = await client.post(PODS, json=pod("bare"))
+    body = await r.json()
+    assert r.status == 403 and body["message"] == \
+        'pods "bare" is forbidden: failed quota: q: must specify limits.memory for: c'
+    sized = pod("sized")
+    sized["spec"]["containers"][0]["resources"] = {"limits": {"memory": "768Mi"}}  # type: ignore[index]
+    assert (await client.post(PODS, json=sized)).status == 201
+    bigger = pod("bigger")
+    bigger["spec"]["containers"][0]["resources"] = {"limits": {"memory": "512Mi"}}  # type: ignore[index]
+    r = await client.post(PODS, json=bigger)
+    assert r.status == 403 and "requested: limits.memory=512Mi, used: limits.memory=768Mi, limited: " \
+        "limits.memory=1Gi" in (await r.json())["message"]
+
+
+def claim(name: str, **spec: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, **spec}}
+
+
+def storage_class(name: str, default: bool) -> dict[str, object]:
+    ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/p",
+            "metadata": {"name": name, "annotations": ann}}
+
+
+async def test_default_storage_class_fills_only_an_absent_class(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    claims = "/api/v1/namespaces/default/persistentvolumeclaims"
+    r = await client.post(claims, json=claim("before"))
+    assert r.status == 201 and "storageClassName" not in (await r.json())["spec"]  # no default class yet
+    for sc in (storage_class("slow", False), storage_class("local-path", True)):
+        r = await client.post("/apis/storage.k8s.io/v1/storageclasses", json=sc)
+        assert r.status == 201, await r.text()
+    r = await client.post(claims, json=claim("plain"))
+    assert (await r.json())["spec"]["storageClassName"] == "local-path"
+    r = await client.post(claims, json=claim("none", storageClassName=""))
+    assert (await r.json())["spec"]["storageClassName"] == ""
+    r = await client.post(claims, json=claim("chosen", storageClassName="slow"))
+    assert (await r.json())["spec"]["storageClassName"] == "slow"

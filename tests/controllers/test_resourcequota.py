@@ -6,13 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from kybernetes.api.printing import format_time
+from kybernetes.api.quota import admission_check
 from kybernetes.client.rest import CONFIGMAPS, JOBS, PODS, SERVICES, Resource
-from kybernetes.controllers.resourcequota import (
-    RESOURCEQUOTAS,
-    ResourceQuotaController,
-    admission_check,
-    quota_usage,
-)
+from kybernetes.controllers.resourcequota import RESOURCEQUOTAS, ResourceQuotaController, quota_usage
 from tests.controllers import builders as b
 from tests.controllers.fakes import T0, Clock, FakeClient, FakeInformer, FakeRecorder, as_client
 

@@ -200,3 +200,23 @@ def test_foreground_and_orphan_deletion(k: Kubectl, controller_manager: Controll
     wait_until("orphaned replica set", lambda: not items(k, "rs", ns)[0]["metadata"].get("ownerReferences"))
     assert len(items(k, "pods", ns)) == 2  # orphaning keeps the dependents
     k("delete", "namespace", ns, "--wait=false")
+
+
+def test_resource_quota_counts_and_refuses(k: Kubectl, controller_manager: ControllerManagerThread) -> None:
+    ns = f"quota-{k.version.replace('.', '')}"
+    k("create", "namespace", ns)
+    k("create", "quota", "q", "--hard=pods=2,count/configmaps=10", "-n", ns)
+    wait_until("quota status from the controller",
+               lambda: get_json(k, "quota", "q", "-n", ns).get("status", {}).get("used", {}).get("pods") == "0")
+    k("run", "one", "--image=busybox", "-n", ns)
+    k("run", "two", "--image=busybox", "-n", ns)
+    refused = k.run("run", "three", "--image=busybox", "-n", ns, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == ('Error from server (Forbidden): pods "three" is forbidden: exceeded quota: q, '
+                                      'requested: pods=1, used: pods=2, limited: pods=2')
+    assert "pods" in k("describe", "quota", "q", "-n", ns)
+    k("delete", "pod", "one", "-n", ns, "--wait=false", "--grace-period=0", "--force")
+    wait_until("the freed slot back in the quota",
+               lambda: get_json(k, "quota", "q", "-n", ns)["status"]["used"]["pods"] == "1")
+    k("run", "three", "--image=busybox", "-n", ns)
+    k("delete", "namespace", ns, "--wait=false")

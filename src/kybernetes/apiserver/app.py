@@ -34,6 +34,7 @@ from kybernetes.apiserver.authz import Attributes, Authorizer
 from kybernetes.apiserver.crds import CRDManager
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.podlogs import PodLogs
+from kybernetes.apiserver.quota import QuotaAdmission
 from kybernetes.apiserver.reads import Reads
 from kybernetes.apiserver.subresources import Subresources
 from kybernetes.apiserver.tokens import TokenIssuer
@@ -75,6 +76,8 @@ class ApiServer:
         self.services = ServiceAllocations(self.cache, config.service_cidr, config.node_port_range)
         self.objects = ObjectStore(store, self.cache, self.schemas, self.services.allocators())
         self.objects.admit = Admission(self.cache).admit_create
+        self.objects.validate_create = QuotaAdmission(self.objects,
+                                                      self.registry.get("", "v1", "resourcequotas")).admit_create
         self.reads = Reads(self.objects)
         self.writes = Writes(self.objects, self.schemas, self.write_context)
         self.subresources = Subresources(self.objects, self.writes)

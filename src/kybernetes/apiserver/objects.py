@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,8 @@ class ObjectStore:
         self.allocators = allocators or {}
         #: mutating admission run on creates after defaulting (see ``admission.py``)
         self.admit: Callable[[ResourceInfo, dict[str, Any]], None] | None = None
+        #: validating admission run on creates just before storing (``quota.py``); gets ``dry_run``
+        self.validate_create: Callable[[ResourceInfo, dict[str, Any], bool], Awaitable[None]] | None = None
 
     # --- conversion between served and stored forms ------------------------------------------
     def to_served(self, info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +200,8 @@ class ObjectStore:
                 strategy.canonicalize(obj)
                 if on_prepared is not None:
                     on_prepared(obj)
+                if self.validate_create is not None:
+                    await self.validate_create(info, obj, opts.dry_run)
                 if opts.dry_run:
                     allocations.rollback()
                     return self.to_served(info, obj)

@@ -1,11 +1,10 @@
 """ResourceQuota controller: keep each quota's ``status.hard`` equal to ``spec.hard`` and ``status.used``
 the namespace's current usage of every limited resource.
 
-``quota_usage`` is the pure calculation (evaluators in ``_quotaeval``): non-terminal pods' requests and
+``quota_usage`` is the pure calculation (evaluators in ``api/quota``): non-terminal pods' requests and
 limits (``cpu``/``memory`` are requests), object counts (``pods``, ``services``, ``count/<resource>``,
 ``services.nodeports``…), PVC storage; scoped quotas count only the pods their scopes select.
-``admission_check`` is what the API server's quota admission asks before a create; it answers with
-Kubernetes' Forbidden message or None. The controller recomputes a quota when objects it counts come
+The API server's quota admission (``apiserver/quota.py``) charges creates against ``status.used``; the controller recomputes a quota when objects it counts come
 or go (callbacks enqueue every quota of the namespace) and resyncs each quota every five minutes.
 """
 
@@ -17,7 +16,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kybernetes.api.quantity import Quantity, parse_quantity
+from kybernetes.api import quota as qe
+from kybernetes.api.quantity import Quantity
 from kybernetes.client.errors import NotFoundError
 from kybernetes.client.informer import Informer
 from kybernetes.client.rest import (
@@ -30,7 +30,6 @@ from kybernetes.client.rest import (
     Client,
     Resource,
 )
-from kybernetes.controllers import _quotaeval as qe
 from kybernetes.controllers import loop
 from kybernetes.controllers.loop import Obj
 
@@ -41,16 +40,6 @@ RESYNC_PERIOD = 300.0
 UNSYNCED_RETRY = 1.0
 
 InformerLookup = Callable[[str], Informer | None]
-
-
-def _quantities(values: Mapping[str, Any] | None) -> dict[str, Quantity]:
-    out: dict[str, Quantity] = {}
-    for name, value in (values or {}).items():
-        try:
-            out[str(name)] = parse_quantity(value)
-        except ValueError:
-            continue
-    return out
 
 
 def _hard(quota: Obj) -> dict[str, Any]:
@@ -83,43 +72,8 @@ def quota_usage(quota: Obj, objects_by_resource: Mapping[str, list[Obj]], now: f
     return {name: str(q) for name, q in used.items()}
 
 
-def _pretty(values: Mapping[str, Quantity], names: list[str]) -> str:
-    return ",".join(f"{n}={values.get(n, Quantity())}" for n in sorted(names))
-
-
-def admission_check(quota: Obj, new_object: Obj, resource: str | None = None, now: float | None = None) -> str | None:
-    """Whether creating ``new_object`` fits in ``quota`` (its ``status``); Kubernetes' Forbidden message
-    (``exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2``) or None when it fits or
-    the quota does not apply. ``resource`` (``pods``, ``jobs.batch``…) defaults to one derived from the kind."""
-    now = time.time() if now is None else now
-    collection = resource or qe.resource_for_object(new_object)
-    name = (quota.get("metadata") or {}).get("name", "")
-    status = quota.get("status") or {}
-    hard = _quantities(status.get("hard"))
-    scopes = qe.scope_selectors(quota)
-    if scopes and (collection != "pods" or not all(qe.pod_matches_scope(new_object, s) for s in scopes)):
-        return None
-    limited = [n for n in hard if qe.resource_of(n) == collection]
-    if not limited:
-        return None
-    if collection == "pods":
-        missing = qe.missing_container_resources(new_object, limited)
-        if missing:
-            return f"failed quota: {name}: must specify {missing}"
-    used = _quantities(status.get("used"))
-    unknown = [n for n in limited if n not in used]
-    if unknown:
-        return f"status unknown for quota: {name}, resources: {','.join(sorted(unknown))}"
-    requested = {n: q for n, q in qe.object_usage(collection, new_object, now).items() if n in limited}
-    exceeded = [n for n, q in requested.items() if used[n] + q > hard[n]]
-    if not exceeded:
-        return None
-    return (f"exceeded quota: {name}, requested: {_pretty(requested, exceeded)}, used: {_pretty(used, exceeded)}, "
-            f"limited: {_pretty(hard, exceeded)}")
-
-
 def _same(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
-    qa, qb = _quantities(a), _quantities(b)
+    qa, qb = qe.quantities(a), qe.quantities(b)
     return qa.keys() == qb.keys() and all(qa[k] == qb[k] for k in qa) and len(qa) == len(a or {}) == len(b or {})
 
 

@@ -1,14 +1,18 @@
-"""Quota evaluators: what one object charges against a ResourceQuota (``pkg/quota/v1/evaluator/core``).
+"""ResourceQuota arithmetic: what one object charges against a quota (``pkg/quota/v1/evaluator/core``)
+and whether a new object still fits.
 
-Pure functions over object dicts. ``resource_of`` says which collection a quota resource name
+Pure functions over object dicts, shared by the quota controller and the API server's quota admission. ``resource_of`` says which collection a quota resource name
 counts (``requests.cpu`` → pods, ``services.nodeports`` → services, ``count/jobs.batch`` →
 jobs.batch); ``object_usage`` is an object's charge as ``{resource name: Quantity}``; scopes
-(``Terminating``, ``BestEffort``, ``PriorityClass``, …) select pods only. ``resourcequota.py`` sums
-these into ``status.used`` and checks admissions against ``status.hard``.
+(``Terminating``, ``BestEffort``, ``PriorityClass``, …) select pods only. The controller sums these into
+``status.used``; admission checks a create against ``status.hard`` (``admission_check``) and adds its
+charge to ``status.used`` (``charged``).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from kybernetes.api.printing import parse_time
@@ -241,3 +245,69 @@ def object_usage(resource: str, obj: Obj, now: float) -> Usage:
     if resource in LEGACY_COUNTED:
         usage[resource] = _ONE
     return usage
+
+
+# --- admission ----------------------------------------------------------------------------------------
+
+
+def quantities(values: Mapping[str, Any] | None) -> dict[str, Quantity]:
+    out: dict[str, Quantity] = {}
+    for name, value in (values or {}).items():
+        try:
+            out[str(name)] = parse_quantity(value)
+        except ValueError:
+            continue
+    return out
+
+
+def _pretty(values: Mapping[str, Quantity], names: list[str]) -> str:
+    return ",".join(f"{n}={values.get(n, Quantity())}" for n in sorted(names))
+
+
+def admission_check(quota: Obj, new_object: Obj, resource: str | None = None, now: float | None = None) -> str | None:
+    """Whether creating ``new_object`` fits in ``quota`` (its ``status``); Kubernetes' Forbidden message
+    (``exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2``) or None when it fits or
+    the quota does not apply. ``resource`` (``pods``, ``jobs.batch``…) defaults to one derived from the kind."""
+    now = time.time() if now is None else now
+    collection = resource or resource_for_object(new_object)
+    name = (quota.get("metadata") or {}).get("name", "")
+    status = quota.get("status") or {}
+    hard = quantities(status.get("hard"))
+    scopes = scope_selectors(quota)
+    if scopes and (collection != "pods" or not all(pod_matches_scope(new_object, s) for s in scopes)):
+        return None
+    limited = [n for n in hard if resource_of(n) == collection]
+    if not limited:
+        return None
+    if collection == "pods":
+        missing = missing_container_resources(new_object, limited)
+        if missing:
+            return f"failed quota: {name}: must specify {missing}"
+    used = quantities(status.get("used"))
+    unknown = [n for n in limited if n not in used]
+    if unknown:
+        return f"status unknown for quota: {name}, resources: {','.join(sorted(unknown))}"
+    requested = {n: q for n, q in object_usage(collection, new_object, now).items() if n in limited}
+    exceeded = [n for n, q in requested.items() if used[n] + q > hard[n]]
+    if not exceeded:
+        return None
+    return (f"exceeded quota: {name}, requested: {_pretty(requested, exceeded)}, used: {_pretty(used, exceeded)}, "
+            f"limited: {_pretty(hard, exceeded)}")
+
+
+def charged(quota: Obj, new_object: Obj, resource: str, now: float | None = None) -> dict[str, str] | None:
+    """``status.used`` of ``quota`` after admitting ``new_object`` (which must fit), or None when the
+    quota does not count it."""
+    now = time.time() if now is None else now
+    status = quota.get("status") or {}
+    hard = quantities(status.get("hard"))
+    scopes = scope_selectors(quota)
+    if scopes and (resource != "pods" or not all(pod_matches_scope(new_object, s) for s in scopes)):
+        return None
+    requested = {n: q for n, q in object_usage(resource, new_object, now).items() if n in hard}
+    if not requested:
+        return None
+    used = quantities(status.get("used"))
+    for n, q in requested.items():
+        used[n] = used.get(n, Quantity()) + q
+    return {**(status.get("used") or {}), **{n: str(used[n]) for n in requested}}
