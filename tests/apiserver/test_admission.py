@@ -118,28 +118,63 @@ async def test_quota_on_compute_resources_requires_them(api: tuple[ApiServer, Te
         "limits.memory=1Gi" in (await r.json())["message"]
 
 
-def claim(name: str, **spec: object) -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, **spec}}
+LIMITS = "/api/v1/namespaces/default/limitranges"
 
 
-def storage_class(name: str, default: bool) -> dict[str, object]:
-    ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/p",
-            "metadata": {"name": name, "annotations": ann}}
+async def _limit_range(client: TestClient, *items: dict[str, object]) -> None:
+    r = await client.post(LIMITS, json={"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
+                                        "spec": {"limits": list(items)}})
+    assert r.status == 201, await r.text()
+    assert (await client.get(f"{LIMITS}/lr")).status == 200  # a consistent read: the cache has it now
 
 
-async def test_default_storage_class_fills_only_an_absent_class(api: tuple[ApiServer, TestClient]) -> None:
+async def test_limit_range_defaults_container_resources(api: tuple[ApiServer, TestClient]) -> None:
     _, client = api
-    claims = "/api/v1/namespaces/default/persistentvolumeclaims"
-    r = await client.post(claims, json=claim("before"))
-    assert r.status == 201 and "storageClassName" not in (await r.json())["spec"]  # no default class yet
-    for sc in (storage_class("slow", False), storage_class("local-path", True)):
-        r = await client.post("/apis/storage.k8s.io/v1/storageclasses", json=sc)
-        assert r.status == 201, await r.text()
-    r = await client.post(claims, json=claim("plain"))
-    assert (await r.json())["spec"]["storageClassName"] == "local-path"
-    r = await client.post(claims, json=claim("none", storageClassName=""))
-    assert (await r.json())["spec"]["storageClassName"] == ""
-    r = await client.post(claims, json=claim("chosen", storageClassName="slow"))
-    assert (await r.json())["spec"]["storageClassName"] == "slow"
+    await _limit_range(client, {"type": "Container", "default": {"memory": "512Mi"},
+                                "defaultRequest": {"memory": "256Mi", "cpu": "100m"}})
+    p = pod("defaulted", initContainers=[{"name": "init", "image": "busybox",
+                                          "resources": {"requests": {"cpu": "50m"}}}])
+    r = await client.post(PODS, json=p)
+    body = await r.json()
+    assert r.status == 201, body
+    assert body["spec"]["containers"][0]["resources"] == {"limits": {"memory": "512Mi"},
+                                                          "requests": {"cpu": "100m", "memory": "256Mi"}}
+    assert body["spec"]["initContainers"][0]["resources"] == {"limits": {"memory": "512Mi"},
+                                                              "requests": {"cpu": "50m", "memory": "256Mi"}}
+    assert body["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+        "LimitRanger plugin set: cpu, memory request for container c; memory limit for container c; "
+        "memory request for init container init; memory limit for init container init")
+
+
+async def test_limit_range_bounds_refuse_with_upstream_messages(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    await _limit_range(client, {"type": "Container", "max": {"memory": "1Gi"}, "min": {"cpu": "100m"},
+                                "maxLimitRequestRatio": {"cpu": "2"}},
+                       {"type": "Pod", "max": {"cpu": "1"}})
+    big = pod("big")
+    big["spec"]["containers"][0]["resources"] = {  # type: ignore[index]
+        "requests": {"cpu": "50m"}, "limits": {"memory": "2Gi", "cpu": "500m"}}
+    r = await client.post(PODS, json=big)
+    body = await r.json()
+    assert r.status == 403 and body["reason"] == "Forbidden", body
+    assert body["message"] == (
+        'pods "big" is forbidden: [minimum cpu usage per Container is 100m, but request is 50m, '
+        'maximum memory usage per Container is 1Gi, but limit is 2Gi, '
+        'cpu max limit to request ratio per Container is 2, but provided ratio is 10.000000]')
+    assert (await client.get(PODS + "/big")).status == 404
+    # defaults come from max (default ← max, defaultRequest ← default), so a bare pod fits
+    r = await client.post(PODS, json=pod("bare"))
+    assert r.status == 403  # …except the pod's cpu: defaulted to nothing, and Pod max needs a limit
+    assert (await r.json())["message"].endswith("maximum cpu usage per Pod is 1.  No limit is specified]")
+
+
+async def test_limit_range_bounds_claims(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    await _limit_range(client, {"type": "PersistentVolumeClaim", "max": {"storage": "2Gi"}})
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "huge"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                      "resources": {"requests": {"storage": "5Gi"}}}}
+    r = await client.post("/api/v1/namespaces/default/persistentvolumeclaims", json=claim)
+    assert r.status == 403
+    assert (await r.json())["message"] == ('persistentvolumeclaims "huge" is forbidden: maximum storage usage per '
+                                           'PersistentVolumeClaim is 2Gi, but request is 5Gi')

@@ -2,6 +2,7 @@
 and before the strategy's ``prepare_for_create`` (Kubernetes' order).
 
 Enabled plugins, as in a default Kubernetes 1.32 cluster:
+- LimitRanger (``limitranger.py``): resource defaults and bounds from the namespace's LimitRanges;
 - ServiceAccount: ``serviceAccountName: default`` and the projected ``kube-api-access-*`` token
   volume mounted at /var/run/secrets/kubernetes.io/serviceaccount in every container;
 - DefaultTolerationSeconds: NoExecute tolerations for not-ready/unreachable nodes, 300 s;
@@ -16,6 +17,7 @@ from typing import Any
 
 from kybernetes.api import errors
 from kybernetes.api.strategy import ResourceInfo
+from kybernetes.apiserver.limitranger import LimitRanger
 from kybernetes.apiserver.watchcache import WatchCache
 
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -36,9 +38,11 @@ def _token_volume(name: str) -> dict[str, Any]:
 class Admission:
     def __init__(self, cache: WatchCache) -> None:
         self.cache = cache
+        self.limits = LimitRanger(cache)
 
     def admit_create(self, info: ResourceInfo, obj: dict[str, Any]) -> None:
         """Mutating admission for a create (raises StatusError to reject)."""
+        self.limits.admit(info, obj)
         if info.group == "" and info.plural == "pods":
             spec = obj.setdefault("spec", {})
             self._service_account(obj, spec)
