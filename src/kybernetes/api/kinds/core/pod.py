@@ -2,7 +2,7 @@
 ``/ephemeralcontainers``, field selectors and the table.
 
 The generic write path calls ``PodStrategy``; the scheduler binds through ``pods/binding`` and the
-kubelet owns ``pods/status``. Shared PodSpec rules live in ``api/podspec.py``; the table cells in
+kubelet owns ``pods/status``. Shared PodSpec rules live in ``api/podspec/``; the table cells in
 ``_pod_table.py``. Admission plugins (service account token volume, default tolerations, priority)
 run outside this module.
 """
