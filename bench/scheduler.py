@@ -1,13 +1,32 @@
-"""Scheduler benchmark: a fresh ``kyb server`` (subprocess, temp dir, unusual loopback port), a hollow
-agent with N nodes (``kyb agent --hollow N``, subprocess) and ``kyb scheduler`` (subprocess, so its
-CPU and memory are its own); then P pods are created as fast as a bounded pool of clients can, and a
-watch records when each pod is seen bound. Prints pods scheduled per second (first create → last
-binding observed), p50/p99 scheduling latency (create → bound) and the scheduler's peak RSS.
+"""Scheduler benchmark: a fresh ``kyb server`` (subprocess, temp dir, unusual loopback port), N nodes
+and ``kyb scheduler`` (subprocess, so its CPU and memory are its own).
+
+Two kinds of nodes (``--node-kinds``), one run each:
+
+* **plain** — Node objects the benchmark creates, without kubelets: pods only get bound. This is
+  Kubernetes' scheduler_perf setup, whose ``SchedulingThroughput`` is the number to compare with.
+* **hollow** — hollow kubelets (``kyb agent --hollow N``, subprocess): Lease renewals every 10 s,
+  node status, and a Running/Ready status write for every pod bound to them, so the API server
+  carries a kubelet's load too.
+
+Two measurements, each on its own pods:
+
+* **drain** — Kubernetes' ``SchedulingThroughput``. scheduler_perf's harness creates pods in-process
+  far faster than they are scheduled, so what it reports is the rate at which the scheduler drains
+  a queue of pending pods: scheduled pods counted every second from the first binding until all are
+  bound. On a small machine our harness's creates would compete with the scheduler and the API
+  server for the same CPUs, so the P pods are created first and the scheduler is started after:
+  throughput = pods bound per second, first binding to last (plus the per-second samples'
+  percentiles, as upstream reports them). Everything else keeps running: every binding is a
+  ``pods/binding`` write, a ``Scheduled`` event and (hollow nodes) the kubelet's status write.
+* **create** — end to end: with the scheduler running, P more pods are created as fast as a
+  bounded pool of clients can, so creates, bindings, events and status writes share the machine.
+  Pods/s is first create to last binding; latency is create → bound (p50/p99).
 
 Usage:
-  python bench/scheduler.py                          # 1000 then 5000 nodes, 10000 pods each
+  python bench/scheduler.py                          # 1000 then 5000 nodes, plain then hollow, 10000 pods
   python bench/scheduler.py --nodes 1000 --pods 2000
-  python bench/scheduler.py --nodes 5000 --lease-duration 200   # fewer heartbeats (renew every 50 s)
+  python bench/scheduler.py --nodes 1000 --node-kinds plain --phases drain
 Every wait is bounded; the whole run by --deadline seconds. Processes are stopped by PID.
 """
 
@@ -23,17 +42,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
 from kybernetes.client.errors import ApiError
-from kybernetes.client.rest import LEASES, NODES, PODS, Client, load_kubeconfig
+from kybernetes.client.rest import EVENTS, LEASES, NODES, PODS, Client, load_kubeconfig
+from kybernetes.kubelet import nodestatus
 
 POD_TEMPLATE: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": {"bench": "scheduler"}},
-                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
-                                         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
+                                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+                                                         "resources": {"requests": {"cpu": "100m",
+                                                                                    "memory": "128Mi"}}}]}}
+PHASES = ("drain", "create")
 
 
 def free_port() -> int:
@@ -49,10 +72,10 @@ def pct(samples: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(len(s) * p))]
 
 
-def mem_mib(pid: int, field: str) -> float:
+def mem_mib(pid: int, field_name: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -82,13 +105,6 @@ def kyb(*args: str, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "kybernetes.cli.main", *args], stdout=out, stderr=subprocess.STDOUT)
 
 
-def server_flags() -> list[str]:
-    """Keep the embedded scheduler (and controllers) out: the scheduler under test runs on its own."""
-    out = subprocess.run([sys.executable, "-m", "kybernetes.cli.main", "server", "--help"], capture_output=True,
-                         text=True, timeout=60).stdout
-    return [f for f in ("--disable-scheduler", "--disable-controller-manager") if f in out]
-
-
 async def wait_for(what: str, check: Any, deadline: float, procs: list[subprocess.Popen[bytes]]) -> None:
     delay = 0.05
     while True:
@@ -107,80 +123,250 @@ async def wait_for(what: str, check: Any, deadline: float, procs: list[subproces
         delay = min(delay * 1.5, 1.0)
 
 
-async def node_token_works(url: str, token: str, ca: Path) -> bool:
-    from kybernetes.client.rest import token_config
+@dataclass
+class Processes:
+    """The processes under test and their CPU use between ``mark()`` and ``since_mark()``."""
 
-    c = Client(token_config(url, token, str(ca)))
-    try:
-        await c.list(NODES, limit=1)
-        return True
-    except ApiError:
-        return False
-    finally:
-        await c.close()
+    named: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _cpu0: dict[str, float] = field(default_factory=dict)
+    _bench0: float = 0.0
+
+    @property
+    def all(self) -> list[subprocess.Popen[bytes]]:
+        return list(self.named.values())
+
+    def mark(self) -> None:
+        self._cpu0 = {n: cpu_seconds(p.pid) for n, p in self.named.items()}
+        self._bench0 = time.process_time()
+
+    def since_mark(self) -> dict[str, float]:
+        out = {n: cpu_seconds(p.pid) - self._cpu0.get(n, 0.0) for n, p in self.named.items()}
+        out["bench"] = time.process_time() - self._bench0
+        return out
 
 
-async def run_one(nodes: int, pods: int, concurrency: int, deadline_s: float, keep: bool,
-                  lease_duration: int = 40) -> dict[str, float]:
-    deadline = time.monotonic() + deadline_s
+class Bindings:
+    """One watch on the namespace's bound pods: when each pod was first seen bound."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.bound: dict[str, float] = {}
+        self._counts: dict[str, int] = {}  # by name prefix (up to the last "-")
+        self._want: tuple[str, int] | None = None
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        rv = (await self.client.list(PODS, "default", limit=1))["metadata"]["resourceVersion"]
+        self._task = asyncio.create_task(self._watch(rv))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def expect(self, prefix: str, n: int) -> asyncio.Event:
+        self._want = (prefix, n)
+        self._done = asyncio.Event()
+        self._check()
+        return self._done
+
+    def count(self, prefix: str) -> int:
+        return self._counts.get(prefix, 0)
+
+    def _check(self) -> None:
+        if self._want is not None and self.count(self._want[0]) >= self._want[1]:
+            self._done.set()
+
+    async def _watch(self, rv: str) -> None:
+        while True:
+            try:
+                async for ev in self.client.watch(PODS, "default", rv, timeout_seconds=600,
+                                                  fieldSelector="spec.nodeName!="):
+                    md = (ev.get("object") or {}).get("metadata") or {}
+                    rv = md.get("resourceVersion", rv)
+                    name = md.get("name", "")
+                    if ev.get("type") in ("ADDED", "MODIFIED") and name not in self.bound:
+                        self.bound[name] = time.monotonic()
+                        prefix = name[:name.rfind("-") + 1]
+                        self._counts[prefix] = self._counts.get(prefix, 0) + 1
+                        self._check()
+            except (ApiError, OSError) as e:
+                print(f"  watch interrupted: {e}", flush=True)
+                await asyncio.sleep(0.2)
+
+
+async def create_pods(client: Client, prefix: str, n: int, concurrency: int) -> dict[str, float]:
+    """Create ``<prefix><i>`` for i < n from ``concurrency`` clients; when each create was sent."""
+    created: dict[str, float] = {}
+    names = iter(range(n))
+
+    async def creator() -> None:
+        for i in names:
+            name = f"{prefix}{i}"
+            body = {**POD_TEMPLATE, "metadata": {**POD_TEMPLATE["metadata"], "name": name}}
+            created[name] = time.monotonic()
+            await client.create(PODS, body, "default")
+
+    await asyncio.gather(*(creator() for _ in range(concurrency)))
+    return created
+
+
+async def wait_bound(bindings: Bindings, prefix: str, n: int, deadline: float,
+                     procs: list[subprocess.Popen[bytes]]) -> None:
+    done = bindings.expect(prefix, n)
+    while not done.is_set():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{bindings.count(prefix)}/{n} {prefix}* pods bound by the deadline")
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a process under test exited; rerun with --keep to read its log")
+        try:
+            await asyncio.wait_for(done.wait(), 5.0)
+        except TimeoutError:
+            print(f"  ... {bindings.count(prefix)}/{n} bound", flush=True)
+
+
+def throughput(times: list[float]) -> dict[str, Any]:
+    """Pods/s from the first binding to the last, and upstream's per-second samples (whole
+    seconds from the first binding; the last, partial one is left out)."""
+    times = sorted(times)
+    first, last = times[0], times[-1]
+    seconds = int(last - first)
+    samples = [0.0] * seconds
+    for t in times:
+        k = int(t - first)
+        if k < seconds:
+            samples[k] += 1
+    return {"pods_per_s": (len(times) - 1) / (last - first) if last > first else float("nan"),
+            "seconds": last - first, "p50": pct(samples, 0.5), "p90": pct(samples, 0.9),
+            "p99": pct(samples, 0.99), "samples": samples}
+
+
+async def create_static_nodes(client: Client, n: int) -> None:
+    """Node objects without kubelets (as scheduler_perf's): Ready, 4 CPU / 16Gi / 110 pods."""
+    names = iter(range(n))
+
+    async def creator() -> None:
+        for i in names:
+            ip = f"198.18.{i // 256}.{i % 256}"
+            await client.create(NODES, nodestatus.build_node(nodestatus.NodeConfig(f"node-{i}", ip)))
+
+    await asyncio.gather(*(creator() for _ in range(32)))
+
+
+async def scheduled_events(client: Client, prefix: str) -> int:
+    """``Scheduled`` events about ``<prefix>*`` pods once their number stops growing (the
+    scheduler posts them after binding; a recorder that falls behind drops them)."""
+    count = -1
+    for _ in range(30):
+        items = (await client.list(EVENTS, "default"))["items"]
+        now = sum(1 for e in items if e.get("reason") == "Scheduled"
+                  and (e.get("involvedObject") or {}).get("name", "").startswith(prefix))
+        if now == count:
+            return now
+        count = now
+        await asyncio.sleep(1.0)
+    return count
+
+
+def describe_cpu(cpu: dict[str, float], pods: int) -> str:
+    return ", ".join(f"{name} {s:.1f}s ({s / max(pods, 1) * 1000:.2f} ms/pod)" for name, s in cpu.items())
+
+
+async def run_one(args: argparse.Namespace, nodes: int, kind: str) -> None:
+    deadline = time.monotonic() + args.deadline
     base = Path(tempfile.mkdtemp(prefix=f"kyb-bench-sched-{nodes}-"))
     data = base / "data"
     port = free_port()
     url = f"https://127.0.0.1:{port}"
-    procs: list[subprocess.Popen[bytes]] = []
+    procs = Processes()
     client: Client | None = None
+    bindings: Bindings | None = None
     try:
-        server = kyb("server", "--data-dir", str(data), "--bind-address", "127.0.0.1", "--https-listen-port",
-                     str(port), "--disable-agent", *server_flags(), log=base / "server.log")
-        procs.append(server)
+        procs.named["server"] = kyb("server", "--data-dir", str(data), "--bind-address", "127.0.0.1",
+                                    "--https-listen-port", str(port), "--disable-agent", "--disable-scheduler",
+                                    "--disable-controller-manager", log=base / "server.log")
         kubeconfig = data / "kubeconfig.yaml"
-        await wait_for("kubeconfig", lambda: _true(kubeconfig.exists()), deadline, procs)
-        client = Client(load_kubeconfig(kubeconfig, user_agent="bench"), max_connections=concurrency + 8)
-        await wait_for("API server", lambda: _listable(client), deadline, procs)
-        ca = data / "server" / "tls" / "server-ca.crt"
-        token = (data / "token").read_text().strip()
-        if not await node_token_works(url, token, ca):
-            print("  (node join token rejected by this server build; the agent uses the admin token)", flush=True)
-            token = (data / "server" / "tls" / "admin-token").read_text().strip()
+        await wait_for("kubeconfig", lambda: _true(kubeconfig.exists()), deadline, procs.all)
+        client = Client(load_kubeconfig(kubeconfig, user_agent="bench"), max_connections=args.concurrency + 8)
+        await wait_for("API server", lambda: _listable(client), deadline, procs.all)
         t0 = time.monotonic()
-        agent = kyb("agent", "--server", url, "--token", token, "--ca-file", str(ca), "--hollow", str(nodes),
-                    "--node-lease-duration-seconds", str(lease_duration), log=base / "agent.log")
-        procs.append(agent)
+        if kind == "plain":
+            await create_static_nodes(client, nodes)
+        else:
+            ca = data / "server" / "tls" / "server-ca.crt"
+            token = (data / "token").read_text().strip()
+            procs.named["agent"] = kyb("agent", "--server", url, "--token", token, "--ca-file", str(ca),
+                                       "--hollow", str(nodes), "--node-lease-duration-seconds",
+                                       str(args.lease_duration), log=base / "agent.log")
 
         async def nodes_registered() -> bool:
             return len((await client.list(NODES))["items"]) >= nodes
 
-        await wait_for(f"{nodes} hollow nodes", nodes_registered, deadline, procs)
-        print(f"  {nodes} hollow nodes registered in {time.monotonic() - t0:.1f}s", flush=True)
-        sched = kyb("scheduler", "--kubeconfig", str(kubeconfig), log=base / "scheduler.log")
-        procs.append(sched)
+        await wait_for(f"{nodes} nodes", nodes_registered, deadline, procs.all)
+        what = "Node objects (no kubelets)" if kind == "plain" else "hollow nodes"
+        print(f"  {nodes} {what} registered in {time.monotonic() - t0:.1f}s", flush=True)
+        bindings = Bindings(client)
+        await bindings.start()
+        phases = [p for p in args.phases.split(",") if p]
+
+        if "drain" in phases:
+            t0 = time.monotonic()
+            await create_pods(client, "drain-", args.pods, args.concurrency)
+            print(f"  drain: created {args.pods} pending pods in {time.monotonic() - t0:.1f}s", flush=True)
+        procs.named["scheduler"] = kyb("scheduler", "--kubeconfig", str(kubeconfig), log=base / "scheduler.log")
+        procs.mark()
 
         async def leading() -> bool:
             lease = await client.get(LEASES, "kube-scheduler", "kube-system")
             return bool((lease.get("spec") or {}).get("holderIdentity"))
 
-        await wait_for("scheduler leadership", leading, deadline, procs)
-        await asyncio.sleep(1.0)  # let the scheduler's informers finish their initial lists
-        sched_cpu0, server_cpu0, agent_cpu0 = cpu_seconds(sched.pid), cpu_seconds(server.pid), cpu_seconds(agent.pid)
-        bench_cpu0 = time.process_time()
-        load_start = os.getloadavg()[0]
-        result = await measure(client, pods, concurrency, deadline, procs)
-        result["load_start"] = load_start
-        result["scheduler_cpu_s"] = cpu_seconds(sched.pid) - sched_cpu0
-        result["server_cpu_s"] = cpu_seconds(server.pid) - server_cpu0
-        result["agent_cpu_s"] = cpu_seconds(agent.pid) - agent_cpu0
-        result["bench_cpu_s"] = time.process_time() - bench_cpu0
-        result["scheduler_rss_mib"] = mem_mib(sched.pid, "VmRSS")
-        result["scheduler_peak_rss_mib"] = mem_mib(sched.pid, "VmHWM")
-        result["server_rss_mib"] = mem_mib(server.pid, "VmRSS")
-        result["agent_rss_mib"] = mem_mib(agent.pid, "VmRSS")
-        return result
+        await wait_for("scheduler leadership", leading, deadline, procs.all)
+        if "drain" in phases:
+            await wait_bound(bindings, "drain-", args.pods, deadline, procs.all)
+            cpu = procs.since_mark()  # from the scheduler's start: its informers' initial lists included
+            r = throughput([t for k, t in bindings.bound.items() if k.startswith("drain-")])
+            print(f"  drain: scheduled {args.pods} queued pods in {r['seconds']:.1f}s: {r['pods_per_s']:.0f} pods/s "
+                  f"(per-second samples p50 {r['p50']:.0f}, p90 {r['p90']:.0f}, p99 {r['p99']:.0f})", flush=True)
+            if args.samples:
+                print(f"  drain: pods bound in each second: {' '.join(f'{x:.0f}' for x in r['samples'])}", flush=True)
+            print(f"  drain CPU: {describe_cpu(cpu, args.pods)}", flush=True)
+            print(f"  drain: Scheduled events recorded for {await scheduled_events(client, 'drain-')}/{args.pods} pods",
+                  flush=True)
+
+        if "create" in phases:
+            await asyncio.sleep(1.0)  # let the drain's status writes and events settle
+            procs.mark()
+            load_start = os.getloadavg()[0]
+            t0 = time.monotonic()
+            created = await create_pods(client, "create-", args.pods, args.concurrency)
+            t_created = time.monotonic()
+            await wait_bound(bindings, "create-", args.pods, deadline, procs.all)
+            cpu = procs.since_mark()
+            bound = {k: t for k, t in bindings.bound.items() if k.startswith("create-")}
+            lat = [bound[k] - created[k] for k in bound if k in created]
+            seconds = max(bound.values()) - min(created.values())
+            print(f"  create: {args.pods} pods created in {t_created - t0:.1f}s "
+                  f"({args.pods / (t_created - t0):.0f}/s) and scheduled in {seconds:.1f}s: "
+                  f"{len(bound) / seconds:.0f} pods/s; latency create → bound p50 {pct(lat, 0.5) * 1000:.0f} ms, "
+                  f"p99 {pct(lat, 0.99) * 1000:.0f} ms (load average {load_start:.1f} -> "
+                  f"{os.getloadavg()[0]:.1f})", flush=True)
+            print(f"  create CPU: {describe_cpu(cpu, args.pods)}", flush=True)
+            print(f"  create: Scheduled events recorded for {await scheduled_events(client, 'create-')}/{args.pods} "
+                  "pods", flush=True)
+
+        sched = procs.named["scheduler"].pid
+        rss = [f"scheduler {mem_mib(sched, 'VmRSS'):.0f} MiB (peak {mem_mib(sched, 'VmHWM'):.0f} MiB)"]
+        rss += [f"{n} {mem_mib(p.pid, 'VmRSS'):.0f} MiB" for n, p in procs.named.items() if n != "scheduler"]
+        print(f"  RSS: {', '.join(rss)}", flush=True)
     finally:
+        if bindings is not None:
+            await bindings.stop()
         if client is not None:
             await client.close()
-        for p in reversed(procs):
+        for p in reversed(procs.all):
             stop_process(p)
-        if keep:
+        if args.keep:
             print(f"  logs kept in {base}", flush=True)
         else:
             shutil.rmtree(base, ignore_errors=True)
@@ -195,82 +381,32 @@ async def _listable(client: Client) -> bool:
     return True
 
 
-async def measure(client: Client, n: int, concurrency: int, deadline: float,
-                  procs: list[subprocess.Popen[bytes]]) -> dict[str, float]:
-    created: dict[str, float] = {}
-    bound: dict[str, float] = {}
-    all_bound = asyncio.Event()
-    rv = (await client.list(PODS, "default", limit=1))["metadata"]["resourceVersion"]
-
-    async def watch() -> None:
-        nonlocal rv
-        while not all_bound.is_set():
-            try:
-                async for ev in client.watch(PODS, "default", rv, timeout_seconds=600, fieldSelector="spec.nodeName!="):
-                    obj = ev.get("object") or {}
-                    rv = (obj.get("metadata") or {}).get("resourceVersion", rv)
-                    name = (obj.get("metadata") or {}).get("name", "")
-                    if (obj.get("spec") or {}).get("nodeName") and name not in bound:
-                        bound[name] = time.monotonic()
-                        if len(bound) >= n:
-                            all_bound.set()
-                            return
-            except (ApiError, OSError) as e:
-                print(f"  watch interrupted: {e}", flush=True)
-                await asyncio.sleep(0.2)
-
-    watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.2)
-    names = iter(range(n))
-
-    async def creator() -> None:
-        for i in names:
-            name = f"bench-{i}"
-            body = {**POD_TEMPLATE, "metadata": {**POD_TEMPLATE["metadata"], "name": name}}
-            created[name] = time.monotonic()
-            await client.create(PODS, body, "default")
-
-    t0 = time.monotonic()
-    await asyncio.gather(*(creator() for _ in range(concurrency)))
-    t_created = time.monotonic()
-    print(f"  created {n} pods in {t_created - t0:.1f}s ({n / (t_created - t0):.0f}/s)", flush=True)
-    while not all_bound.is_set():
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            break
-        try:
-            await asyncio.wait_for(all_bound.wait(), 1.0)
-        except TimeoutError:
-            print(f"  ... {len(bound)}/{n} bound", flush=True)
-    watcher.cancel()
-    first = min(created.values())
-    last = max(bound.values()) if bound else time.monotonic()
-    lat = [bound[k] - created[k] for k in bound if k in created]
-    return {"pods": n, "bound": len(bound), "seconds": last - first, "pods_per_s": len(bound) / (last - first),
-            "create_per_s": n / (t_created - t0), "p50_ms": pct(lat, 0.5) * 1000, "p99_ms": pct(lat, 0.99) * 1000}
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nodes", default="1000,5000", help="comma-separated hollow node counts, one run each")
-    ap.add_argument("--pods", type=int, default=10000)
+    ap.add_argument("--nodes", default="1000,5000", help="comma-separated node counts, one run each")
+    ap.add_argument("--pods", type=int, default=10000, help="pods per measurement")
+    ap.add_argument("--phases", default="drain,create", help=f"measurements to run, of {','.join(PHASES)}")
+    ap.add_argument("--node-kinds", default="plain,hollow",
+                    help="plain (Node objects, no kubelets: scheduler_perf's setup) and/or hollow (hollow kubelets)")
     ap.add_argument("--concurrency", type=int, default=64, help="parallel pod creations")
     ap.add_argument("--deadline", type=float, default=1800, help="seconds for each run, all included")
+    ap.add_argument("--samples", action="store_true", help="print the drain's per-second binding counts")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir with the processes' logs")
     ap.add_argument("--lease-duration", type=int, default=40,
                     help="hollow node Lease duration; renewed every quarter of it (kubelet default 40)")
     args = ap.parse_args()
-    print(f"scheduler benchmark on {os.cpu_count()} CPUs", flush=True)
+    unknown = set(args.phases.split(",")) - set(PHASES) - {""}
+    if unknown:
+        ap.error(f"unknown phases {sorted(unknown)}")
+    kinds = [k for k in args.node_kinds.split(",") if k]
+    if set(kinds) - {"plain", "hollow"}:
+        ap.error("--node-kinds takes plain and/or hollow")
+    print(f"scheduler benchmark on {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f}: other processes "
+          "compete for them)", flush=True)
     for nodes in (int(x) for x in args.nodes.split(",")):
-        print(f"{nodes} nodes, {args.pods} pods:", flush=True)
-        r = uvloop.run(run_one(nodes, args.pods, args.concurrency, args.deadline, args.keep, args.lease_duration))
-        print(f"  scheduled {r['bound']:.0f}/{r['pods']:.0f} pods in {r['seconds']:.1f}s: "
-              f"{r['pods_per_s']:.0f} pods/s; latency p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms", flush=True)
-        print(f"  load average during the run {r['load_start']:.1f} -> {os.getloadavg()[0]:.1f} "
-              "(other processes on this machine compete for its CPUs)", flush=True)
-        print(f"  scheduler RSS {r['scheduler_rss_mib']:.0f} MiB (peak {r['scheduler_peak_rss_mib']:.0f} MiB), "
-              f"CPU {r['scheduler_cpu_s']:.1f}s ({r['scheduler_cpu_s'] / max(r['bound'], 1) * 1000:.2f} ms/pod); server RSS {r['server_rss_mib']:.0f} MiB, CPU "
-              f"{r['server_cpu_s']:.1f}s; agent RSS {r['agent_rss_mib']:.0f} MiB, CPU {r['agent_cpu_s']:.1f}s; "
-              f"this client CPU {r['bench_cpu_s']:.1f}s", flush=True)
+        for kind in kinds:
+            print(f"{nodes} {kind} nodes, {args.pods} pods per measurement:", flush=True)
+            uvloop.run(run_one(args, nodes, kind))
     return 0
 
 

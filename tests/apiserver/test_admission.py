@@ -118,6 +118,33 @@ async def test_quota_on_compute_resources_requires_them(api: tuple[ApiServer, Te
         "limits.memory=1Gi" in (await r.json())["message"]
 
 
+def claim(name: str, **spec: object) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, **spec}}
+
+
+def storage_class(name: str, default: bool) -> dict[str, object]:
+    ann = {"storageclass.kubernetes.io/is-default-class": "true"} if default else {}
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "provisioner": "example.com/p",
+            "metadata": {"name": name, "annotations": ann}}
+
+
+async def test_default_storage_class_fills_only_an_absent_class(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    claims = "/api/v1/namespaces/default/persistentvolumeclaims"
+    r = await client.post(claims, json=claim("before"))
+    assert r.status == 201 and "storageClassName" not in (await r.json())["spec"]  # no default class yet
+    for sc in (storage_class("slow", False), storage_class("local-path", True)):
+        r = await client.post("/apis/storage.k8s.io/v1/storageclasses", json=sc)
+        assert r.status == 201, await r.text()
+    r = await client.post(claims, json=claim("plain"))
+    assert (await r.json())["spec"]["storageClassName"] == "local-path"
+    r = await client.post(claims, json=claim("none", storageClassName=""))
+    assert (await r.json())["spec"]["storageClassName"] == ""
+    r = await client.post(claims, json=claim("chosen", storageClassName="slow"))
+    assert (await r.json())["spec"]["storageClassName"] == "slow"
+
+
 LIMITS = "/api/v1/namespaces/default/limitranges"
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import pytest
+
 from kybernetes.client.rest import DEPLOYMENTS, PODS, REPLICASETS
 from kybernetes.controllers import templatehash
 from kybernetes.controllers.deployment import DeploymentController, util
@@ -166,6 +168,27 @@ async def test_rolling_update_respects_max_surge_and_max_unavailable() -> None:
     assert any(m.startswith(f"Scaled down replica set {old['metadata']['name']} from 4 to ") for m in msgs)
     st = c.d()["status"]
     assert (st["replicas"], st["updatedReplicas"], st["availableReplicas"]) == (4, 4, 4)
+
+
+async def test_stale_old_status_never_scales_an_old_replica_set_up() -> None:
+    """An old ReplicaSet whose status still counts more available pods than its spec (its controller
+    has not reported the last scale-down yet) is not "cleaned up" upwards: the sync fails and waits."""
+    c = Cluster(b.deployment(replicas=4, max_surge=1, max_unavailable=1))
+    await c.rollout()
+    await c.set_image("nginx:1.26")
+    await c.dc.sync("default/web")  # the new ReplicaSet, scaled to 1
+    old, new = (copy.deepcopy(r) for r in c.rss())
+    old["spec"]["replicas"] = 2  # scaled down twice; its status still counts three available pods
+    old["status"].update(replicas=3, readyReplicas=3, availableReplicas=3)
+    new["spec"]["replicas"] = 3  # 5 in all: no more surge; two of them available
+    new["status"] = {"replicas": 3, "readyReplicas": 2, "availableReplicas": 2,
+                     "observedGeneration": new["metadata"].get("generation", 1)}
+    c.client.add(REPLICASETS, old)
+    c.client.add(REPLICASETS, new)
+    before = c.writes()
+    with pytest.raises(RuntimeError, match="got invalid request to scale down default/web-"):
+        await c.dc.sync("default/web")
+    assert c.rss()[0]["spec"]["replicas"] == 2 and c.writes() == before
 
 
 async def test_percent_fenceposts() -> None:

@@ -37,9 +37,10 @@ def cluster() -> FakeClient:
 def test_registry_names_match_kube_controller_manager() -> None:
     assert set(manager.CONTROLLERS) == {"replicaset", "replicationcontroller", "deployment", "garbagecollector",
                                         "namespace", "serviceaccount", "root-ca-cert-publisher", "endpoints",
-                                        "endpointslice", "nodelifecycle", "taint-eviction-controller", "resourcequota",
+                                        "endpointslice", "nodelifecycle", "nodeipam", "taint-eviction-controller",
+                                        "resourcequota",
                                         "statefulset", "daemonset", "job", "cronjob", "ttl-after-finished", "podgc",
-                                        "disruption", "horizontalpodautoscaling"}
+                                        "disruption", "horizontalpodautoscaling", "persistentvolume-binder"}
 
 
 async def test_controllers_run_until_stopped() -> None:

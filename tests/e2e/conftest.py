@@ -45,6 +45,8 @@ class Cluster:
     port: int
     proc: subprocess.Popen[bytes]
     home: Path
+    flags: tuple[str, ...] = ()
+    agent: bool = False
 
     @property
     def kubeconfig(self) -> Path:
@@ -63,6 +65,12 @@ class Cluster:
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(self.url + path, context=self.ssl_context(), timeout=10) as r:
             return r.read()
+
+    def restart(self) -> None:
+        """Stop the server (SIGTERM) and start it again on the same data dir, port and flags."""
+        stop_server(self.proc)
+        self.proc = start_server(self.data_dir, self.port, *self.flags, agent=self.agent)
+        wait_ready(self)
 
 
 def start_server(data_dir: Path, port: int, *extra: str, agent: bool = False) -> subprocess.Popen[bytes]:
@@ -117,12 +125,73 @@ def bare_server(base: Path, *flags: str, agent: bool = False) -> Iterator[Cluste
     home = base / "home"
     home.mkdir(exist_ok=True)
     port = free_port()
-    c = Cluster(base / "data", port, start_server(base / "data", port, *flags, agent=agent), home)
+    c = Cluster(base / "data", port, start_server(base / "data", port, *flags, agent=agent), home, flags, agent)
     try:
         wait_ready(c)
         yield c
     finally:
         stop_server(c.proc)
+
+
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+def _pods_cleaned_up(c: Cluster, uids: set[str]) -> bool:
+    """The node holds nothing more of these pods: no pod directory, CRI log directory or cgroup."""
+    from kybernetes.kubelet.cgroups import pod_cgroup_dirs
+
+    pods_dir, logs_root = c.data_dir / "agent" / "pods", Path("/var/log/pods")
+    left = {u for u in uids if (pods_dir / u).exists() or pod_cgroup_dirs("/kubepods", u)}
+    if logs_root.is_dir():
+        left |= {u for d in logs_root.iterdir() for u in uids if d.name.endswith("_" + u)}
+    return not left
+
+
+def delete_everything(c: Cluster) -> None:
+    """Delete every workload and pod, and wait until the node has cleaned up after them (a stopped
+    server leaves running pods behind in their shims)."""
+    k = Kubectl(c, kubectl_137(), "1.37")
+    k("delete", "deployments,replicasets,daemonsets,statefulsets,jobs,cronjobs", "--all", "--all-namespaces",
+      "--wait=false", timeout=120)
+    pods = json.loads(k("get", "pods", "--all-namespaces", "-o", "json"))["items"]
+    uids = {p["metadata"]["uid"] for p in pods}
+    k("delete", "pods", "--all", "--all-namespaces", "--grace-period=2", "--wait=true", "--timeout=120s", timeout=150)
+    wait_until("the node to clean up after the deleted pods", lambda: _pods_cleaned_up(c, uids), 60, 0.2)
+
+
+#: host settings a node changes: the CNI bridge plugin (forwarding), the service proxy (localhost
+#: NodePorts) and the kubelet (no ICMP redirects from the pod bridge)
+NODE_SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/ipv4/conf/all/send_redirects")
+
+
+@contextlib.contextmanager
+def agent_server(base: Path, node: str, *flags: str) -> Iterator[Cluster]:
+    """A ``kyb server`` with its embedded agent (needs root) running node ``node``, Ready. On exit every
+    pod is deleted and cleaned up before the server stops; then the service proxy's rules (left in
+    place on stop, as kube-proxy leaves them) and the pod bridge are removed and the sysctls the node
+    set are restored."""
+    before = _links()
+    sysctls = {key: Path("/proc/sys", key).read_text() for key in NODE_SYSCTLS}
+    try:
+        # nginx (the ingress controller) on unusual ports too; ``flags`` may name them (the last one wins)
+        with bare_server(base, "--node-name", node, "--kubelet-port", str(free_port()), "--ingress-http-port",
+                         str(free_port()), "--ingress-https-port", str(free_port()), *flags, agent=True) as c:
+            try:
+                k = Kubectl(c, kubectl_137(), "1.37")
+                wait_until(f"node {node} to register", lambda: k.run("get", "node", node, check=False).returncode == 0,
+                           60)
+                k("wait", f"node/{node}", "--for=condition=Ready", "--timeout=60s")
+                yield c
+            finally:
+                delete_everything(c)
+    finally:
+        subprocess.run([sys.executable, "-m", "kybernetes.cli.main", "proxy", "--cleanup"], capture_output=True)
+        for link in _links() - before:  # the pod bridge (veths went with the pods)
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+        for key, value in sysctls.items():
+            Path("/proc/sys", key).write_text(value)
 
 
 class ComponentThread:

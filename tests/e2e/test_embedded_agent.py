@@ -4,37 +4,22 @@ containerd, logs through the apiserver's pods/log proxy to the kubelet, deleted 
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, bare_server, free_port, kubectl_137, wait_until
+from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, agent_server, kubectl_137, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.geteuid() != 0, reason="the node agent needs root")]
 
 
-def _links() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
-
-
 @pytest.fixture(scope="module")
 def node_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    before = _links()
-    forward = open("/proc/sys/net/ipv4/ip_forward").read().strip()
     node = f"kybe2e-{uuid.uuid4().hex[:6]}"
-    try:
-        with bare_server(tmp_path_factory.mktemp("kyb-agent"), "--node-name", node, "--kubelet-port",
-                         str(free_port()), agent=True) as c:
-            c.proc.args = node  # type: ignore[misc]  # remembered for the tests below
-            yield c
-    finally:
-        for link in _links() - before:  # the pod bridge the agent made (veths went with the pods)
-            subprocess.run(["ip", "link", "del", link], capture_output=True)
-        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
-            f.write(forward)
+    with agent_server(tmp_path_factory.mktemp("kyb-agent"), node) as c:  # cleans up the host after itself
+        c.proc.args = node  # type: ignore[misc]  # remembered for the tests below
+        yield c
 
 
 @pytest.mark.parametrize("version", ["1.32", "1.37"])

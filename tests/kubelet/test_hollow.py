@@ -196,3 +196,24 @@ async def test_running_pods_keep_their_addresses_after_an_agent_restart():
     put(a, _pod("new"))
     await a.sync_pod("default/new")
     assert client.of("patch", "pods/status")[0]["patch"]["status"]["podIP"] == "10.42.0.3"
+
+
+async def test_pod_ips_come_from_the_podcidr_the_controller_manager_assigned():
+    a, client = await agent(2)
+    assigned = {"hollow-0": "10.42.7.0/24"}
+
+    async def get(res, name, namespace=None, subresource=None):
+        client.calls.append(("get", res.plural, name))
+        spec = {"podCIDR": assigned[name], "podCIDRs": [assigned[name]]} if name in assigned else {}
+        return {"metadata": {"name": name, "uid": f"uid-{name}"}, "spec": spec, "status": {}}
+
+    client.get = get
+    put(a, _pod("web"))
+    await a.sync_pod("default/web")
+    assert client.of("patch", "pods/status")[0]["patch"]["status"]["podIP"] == "10.42.7.2"
+    put(a, _pod("other", node="hollow-1"))  # no podCIDR yet: the derived range, and no re-read for 5 s
+    await a.sync_pod("default/other")
+    put(a, _pod("other2", node="hollow-1"))
+    await a.sync_pod("default/other2")
+    assert [p["patch"]["status"]["podIP"] for p in client.of("patch", "pods/status")[1:]] == ["10.42.1.2", "10.42.1.3"]
+    assert client.of("get", "nodes") == ["hollow-0", "hollow-1"]

@@ -61,7 +61,7 @@ def rt(*containers: ContainerInfo) -> PodRuntime:
 @pytest.fixture
 async def env() -> AsyncIterator[tuple[prober.ProbeManager, FakeRuntime, Clock, list[Any], list[str]]]:
     runtime, clock, events, changes = FakeRuntime(), Clock(), [], []
-    m = prober.ProbeManager(runtime, lambda p, t, r, msg: events.append((t, r, msg)), changes.append,  # type: ignore[arg-type]
+    m = prober.ProbeManager(runtime, lambda p, t, r, msg, fp="": events.append((t, r, msg)), changes.append,  # type: ignore[arg-type]
                             clock=clock)
     yield m, runtime, clock, events, changes
     await m.stop()

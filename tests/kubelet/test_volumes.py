@@ -200,3 +200,59 @@ def test_atomic_writer_rejects_escapes_and_is_idempotent(tmp_path: Path) -> None
     assert atomicwriter.read_payload(tmp_path / "v") == payload
     assert atomicwriter.write_payload(tmp_path / "v", {"a": FileProjection(b"1")}) is True
     assert not (tmp_path / "v" / "d").exists()
+
+
+class FakeClaims:
+    def __init__(self, claims: dict[str, Any], volumes_: dict[str, Any]) -> None:
+        self.claims, self.volumes = claims, volumes_
+
+    async def pvc(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.claims.get(f"{namespace}/{name}")
+
+    async def pv(self, name: str) -> dict[str, Any] | None:
+        return self.volumes.get(name)
+
+
+def _bound(volume: str, phase: str = "Bound") -> dict[str, Any]:
+    return {"spec": {"volumeName": volume}, "status": {"phase": phase}}
+
+
+async def test_persistent_volume_claims_resolve_to_hostpath_and_local_volumes(tmp_path: Path) -> None:
+    host_dir, local_dir = tmp_path / "storage" / "pvc-1_default_data", tmp_path / "disk"
+    local_dir.mkdir()
+    claims = FakeClaims({"default/data": _bound("pvc-1"), "default/fast": _bound("local-1"),
+                         "default/pending": {"spec": {}, "status": {"phase": "Pending"}},
+                         "default/nfs": _bound("nfs-1")},
+                        {"pvc-1": {"spec": {"hostPath": {"path": str(host_dir), "type": "DirectoryOrCreate"}}},
+                         "local-1": {"spec": {"local": {"path": str(local_dir)}}},
+                         "nfs-1": {"spec": {"nfs": {"server": "x", "path": "/"}, "capacity": {"storage": "1Gi"}}}})
+    api = FakeApi()
+    m = volumes.VolumeManager(tmp_path / "pods", api, api, claims=claims)
+
+    def pod(claim: str, read_only: bool = False) -> dict[str, Any]:
+        return {"metadata": {"name": "p", "namespace": "default", "uid": f"u-{claim}"},
+                "spec": {"volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": claim,
+                                                                             "readOnly": read_only}}]}}
+
+    await m.setup(pod("data"), [])
+    assert host_dir.is_dir()  # DirectoryOrCreate, as the hostPath plugin does
+    assert m.host_path(pod("data"), "v") == host_dir and not m.read_only(pod("data"), "v")
+    await m.setup(pod("fast", read_only=True), [])
+    assert m.host_path(pod("fast"), "v") == local_dir and m.read_only(pod("fast"), "v")
+    failures = {}
+    for claim in ("pending", "missing", "nfs"):
+        with pytest.raises(volumes.VolumeError) as e:
+            await m.setup(pod(claim), [])
+        failures[claim] = str(e.value)
+    assert failures == {
+        "pending": 'MountVolume.SetUp failed for volume "v" : error processing PVC default/pending: PVC is not bound',
+        "missing": 'MountVolume.SetUp failed for volume "v" : error processing PVC default/missing: failed to fetch '
+                   'PVC from API server: persistentvolumeclaims "missing" not found',
+        "nfs": 'MountVolume.SetUp failed for volume "v" : volume type nfs of PersistentVolume nfs-1 is not supported '
+               "by this kubelet"}
+    with pytest.raises(volumes.VolumeError):
+        m.host_path(pod("pending"), "v")
+    await m.teardown("u-data")
+    assert host_dir.is_dir()  # the data outlives the pod
+    with pytest.raises(volumes.VolumeError):
+        m.host_path(pod("data"), "v")

@@ -19,7 +19,7 @@ import dns.rrset
 import pytest
 
 from kybernetes.client.rest import ENDPOINTS, ENDPOINTSLICES, SERVICES
-from kybernetes.network.dns import forward, kube_dns_endpoint_slice, kube_dns_service
+from kybernetes.network.dns import forward, kube_dns_endpoint_slice
 from kybernetes.network.dns.forward import Forwarder
 from kybernetes.network.dns.records import ClusterZone
 from kybernetes.network.dns.server import DNSServer
@@ -221,12 +221,13 @@ def test_upstreams_from_resolv_conf_exclude_self(tmp_path: Path) -> None:
     assert forward.resolv_conf_upstreams(str(tmp_path / "missing")) == []
 
 
-def test_kube_dns_manifests() -> None:
-    svc = kube_dns_service()
-    assert svc["metadata"]["namespace"] == "kube-system" and svc["spec"]["clusterIP"] == "10.43.0.10"
-    assert [(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [
-        ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
-    assert "selector" not in svc["spec"]
-    sl = kube_dns_endpoint_slice(["10.99.0.1"], 5353)
-    assert sl["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns"
-    assert [p["port"] for p in sl["ports"]] == [5353, 5353]
+def test_kube_dns_endpoint_slice() -> None:
+    sl = kube_dns_endpoint_slice(["10.42.0.1"], 5353, "node-a")
+    md = sl["metadata"]
+    assert (md["namespace"], md["labels"]["kubernetes.io/service-name"]) == ("kube-system", "kube-dns")
+    # not the EndpointSlice controller's: it leaves slices of other managers alone
+    assert md["labels"]["endpointslice.kubernetes.io/managed-by"] != "endpointslice-controller.k8s.io"
+    assert [(p["name"], p["port"], p["protocol"]) for p in sl["ports"]] == [("dns", 5353, "UDP"),
+                                                                         ("dns-tcp", 5353, "TCP")]
+    assert sl["endpoints"] == [{"addresses": ["10.42.0.1"], "nodeName": "node-a",
+                                "conditions": {"ready": True, "serving": True, "terminating": False}}]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
+import socket
 from collections.abc import Awaitable, Callable
 
 import dns.asyncquery
@@ -13,9 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from kybernetes.apiserver.app import ApiServer
+from kybernetes.client.errors import NotFoundError
 from kybernetes.client.rest import ENDPOINTSLICES, NODES, SERVICES, Client, ClientConfig
 from kybernetes.network import servicelb
-from kybernetes.network.dns import run_dns
+from kybernetes.network.dns import run_dns, run_node_dns
+from kybernetes.network.dns.server import IP_FREEBIND
 from kybernetes.network.proxy import cleanup_all, run_proxy
 from kybernetes.network.proxy._exec import Runner
 from tests.apiserver.conftest import TOKEN, api  # noqa: F401  (the in-process API server fixture)
@@ -69,6 +73,59 @@ async def test_dns_answers_from_the_api_server(api: tuple[ApiServer, TestClient]
         stop.set()
         await task
         await client.close()
+
+
+def _bound(host: str, port: int) -> bool:
+    """Whether something holds UDP ``host:port`` (binding it ourselves fails), even for an address no
+    interface has (IP_FREEBIND)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return e.errno == errno.EADDRINUSE
+    return False
+
+
+async def test_node_dns_is_the_kube_dns_endpoint_at_the_pod_gateway(
+        api: tuple[ApiServer, TestClient]) -> None:  # noqa: F811
+    client = kyb_client(api[1])
+    stop = asyncio.Event()
+    port = netlab.free_port()
+    svc = await client.get(SERVICES, "kube-dns", "kube-system")  # from the API server's bootstrap
+    assert svc["spec"]["clusterIP"] == "10.43.0.10" and svc["spec"]["selector"] == {"k8s-app": "kube-dns"}
+    await client.create(NODES, {"metadata": {"name": "node-1"}})
+    task = asyncio.create_task(run_node_dns(client, stop, "node-1", "10.42.99.0/24", port, upstreams=[]))
+
+    async def endpoint() -> tuple[str, str, int] | None:
+        try:
+            sl = await client.get(ENDPOINTSLICES, "kube-dns-server", "kube-system")
+        except NotFoundError:
+            return None
+        ep = sl["endpoints"][0]
+        return ep["addresses"][0], ep.get("nodeName", ""), sl["ports"][0]["port"]
+
+    async def serving_at(gateway: str, stale: str = "") -> bool:
+        return await endpoint() == (gateway, "node-1", port) and _bound(gateway, port) and not (
+            stale and _bound(stale, port))
+
+    try:
+        # no podCIDR yet: the default range's gateway; no interface has it, the sockets bind anyway
+        await eventually(lambda: serving_at("10.42.99.1"))
+        # the node's range arrives (node IPAM): server and endpoint move to its gateway
+        await client.patch(NODES, "node-1", {"spec": {"podCIDR": "10.42.7.0/24", "podCIDRs": ["10.42.7.0/24"]}})
+        await eventually(lambda: serving_at("10.42.7.1", stale="10.42.99.1"))
+        # a slice deleted behind its back is written again
+        await client.delete(ENDPOINTSLICES, "kube-dns-server", "kube-system")
+        await eventually(lambda: serving_at("10.42.7.1"))
+    finally:
+        stop.set()
+        await task
+        try:
+            assert await endpoint() is None  # a stopped DNS leaves no endpoint behind
+        finally:
+            await client.close()
+    assert not _bound("10.42.7.1", port)
 
 
 @pytest.mark.skipif(not netlab.is_root(), reason="needs root (network namespaces)")

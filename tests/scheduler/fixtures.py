@@ -99,6 +99,10 @@ class RecordingClient:
         self.calls.append(("patch", res.plural, namespace, subresource, {"name": name, "patch": patch}))
         return {}
 
+    async def replace(self, res: Any, obj: Obj, namespace: str | None = None, subresource: str | None = None) -> Obj:
+        self.calls.append(("replace", res.plural, namespace, subresource, obj))
+        return obj
+
     async def delete(self, res: Any, name: str, namespace: str | None = None, **options: Any) -> Obj:
         self.calls.append(("delete", res.plural, namespace, None, {"name": name, **options}))
         return {}

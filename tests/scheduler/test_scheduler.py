@@ -101,6 +101,32 @@ async def test_burst_does_not_overcommit_before_bindings_are_observed():
         "2 No preemption victims found for incoming pod.."]
 
 
+async def test_remembered_verdicts_follow_node_changes():
+    """Alike pods reuse the last cycle's Filter/Score results per node only while the node is unchanged."""
+    t = Harness([node("n1", cpu="1")], [pod("a", cpu="400m")])
+    await t.cycle()
+    t.h.on_node_update(node("n1", cpu="1"), node("n1", cpu="1", taints=[CP_TAINT]))
+    t.add(pod("b", cpu="400m"))
+    await t.cycle()
+    assert t.bindings() == {"a": "n1"}
+    assert [m for _, m in t.events("FailedScheduling")] == [
+        "0/1 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }. "
+        "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.."]
+    t.h.on_node_update(node("n1", cpu="1", taints=[CP_TAINT]), node("n1", cpu="1"))
+    t.now += 1.0
+    t.sched.queue.flush_backoff_completed()
+    t.add(pod("c", cpu="800m"))  # another shape: its own verdict (too big once b is placed)
+    await t.cycle(2)
+    assert t.bindings() == {"a": "n1", "b": "n1"}
+    assert t.events("FailedScheduling")[-1][0] == "c"
+
+
+async def test_alike_pods_spread_as_scores_change():
+    t = Harness([node(f"n{i}") for i in range(4)], [pod(f"p{i}", cpu="500m", memory="1Gi") for i in range(12)])
+    await t.cycle(12)
+    assert sorted(t.bindings().values()) == sorted([f"n{i}" for i in range(4)] * 3)
+
+
 async def test_unschedulable_pod_retries_when_a_node_is_added():
     t = Harness([node("small", cpu="1")], [pod("big", cpu="2")])
     await t.cycle()

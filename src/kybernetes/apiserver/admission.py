@@ -6,7 +6,8 @@ Enabled plugins, as in a default Kubernetes 1.32 cluster:
 - ServiceAccount: ``serviceAccountName: default`` and the projected ``kube-api-access-*`` token
   volume mounted at /var/run/secrets/kubernetes.io/serviceaccount in every container;
 - DefaultTolerationSeconds: NoExecute tolerations for not-ready/unreachable nodes, 300 s;
-- Priority: ``priority``/``preemptionPolicy`` from the PriorityClass (or the global default).
+- Priority: ``priority``/``preemptionPolicy`` from the PriorityClass (or the global default);
+- DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default StorageClass.
 NamespaceLifecycle lives in ``objects.ObjectStore.namespace_admission``.
 """
 
@@ -16,6 +17,7 @@ import secrets
 from typing import Any
 
 from kybernetes.api import errors
+from kybernetes.api import persistentvolumes as pvmatch
 from kybernetes.api.strategy import ResourceInfo
 from kybernetes.apiserver.limitranger import LimitRanger
 from kybernetes.apiserver.watchcache import WatchCache
@@ -48,6 +50,8 @@ class Admission:
             self._service_account(obj, spec)
             self._default_tolerations(spec)
             self._priority(obj, spec)
+        elif info.group == "" and info.plural == "persistentvolumeclaims":
+            self._default_storage_class(obj)
 
     # --- ServiceAccount -------------------------------------------------------------------------
     def _service_account(self, pod: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -112,6 +116,17 @@ class Admission:
         spec["priority"] = value
         spec["preemptionPolicy"] = (cls or {}).get("preemptionPolicy") or spec.get("preemptionPolicy") or \
             "PreemptLowerPriority"
+
+
+    # --- DefaultStorageClass --------------------------------------------------------------------
+    def _default_storage_class(self, claim: dict[str, Any]) -> None:
+        """Only an absent class is defaulted: ``storageClassName: ""`` asks for a class-less volume."""
+        spec = claim.setdefault("spec", {})
+        if spec.get("storageClassName") is not None or pvmatch.ANN_BETA_CLASS in pvmatch.annotations_of(claim):
+            return
+        default = pvmatch.default_class([e.obj for e in self.cache.list("/registry/storage.k8s.io/storageclasses/")])
+        if default is not None:
+            spec["storageClassName"] = default["metadata"]["name"]
 
 
 def _tolerates_no_execute(t: dict[str, Any], key: str) -> bool:

@@ -25,6 +25,7 @@ from kybernetes.api.openapi import OpenAPIV3
 from kybernetes.api.registry import Registry
 from kybernetes.api.strategy import WriteContext
 from kybernetes.api.types import GroupVersionKind
+from kybernetes.apiserver import bootstrappolicy
 from kybernetes.apiserver import discovery as disc
 from kybernetes.apiserver import request as rq
 from kybernetes.apiserver.admission import SYSTEM_PRIORITY_CLASSES, Admission
@@ -32,8 +33,12 @@ from kybernetes.apiserver.allocators import ServiceAllocations
 from kybernetes.apiserver.authn import Authenticator, User
 from kybernetes.apiserver.authz import Attributes, Authorizer
 from kybernetes.apiserver.crds import CRDManager
+from kybernetes.apiserver.kubelets import KubeletConnections
+from kybernetes.apiserver.metrics import MetricsAPI
+from kybernetes.apiserver.nodecredentials import CACERTS_PATH, CLIENT_KUBELET_PATH, NodeCredentials
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.podlogs import PodLogs
+from kybernetes.apiserver.podstreams import PodStreams
 from kybernetes.apiserver.quota import QuotaAdmission
 from kybernetes.apiserver.reads import Reads
 from kybernetes.apiserver.subresources import Subresources
@@ -61,6 +66,8 @@ class ApiServerConfig:
     service_account_key: Path | None = None  # signing key of service account tokens
     kubelet_client_cert: Path | None = None  # how the apiserver authenticates to kubelets
     kubelet_client_key: Path | None = None
+    cluster_ca_cert: Path | None = None  # with its key: serve /cacerts and sign node client certificates
+    cluster_ca_key: Path | None = None
     watch_cache_window: int = 20_000  # recent changes a watch can resume from without the store
 
 
@@ -85,8 +92,14 @@ class ApiServer:
         self.issuer = TokenIssuer(config.service_account_key) if config.service_account_key else None
         self.authn = Authenticator(dict(config.tokens), self.issuer)
         self.authz = Authorizer(self.cache)
-        self.pod_logs = PodLogs(self.objects, self.registry.get("", "v1", "nodes"), config.kubelet_client_cert,
-                                config.kubelet_client_key)
+        self.kubelets = KubeletConnections(self.objects, self.registry.get("", "v1", "nodes"),
+                                           config.kubelet_client_cert, config.kubelet_client_key)
+        self.pod_logs = PodLogs(self.kubelets)
+        self.pod_streams = PodStreams(self.kubelets)
+        self.metrics = MetricsAPI(self.cache, self.registry.get("", "v1", "nodes"),
+                                  self.registry.get("", "v1", "pods"), self.kubelets.ssl_context)
+        self.node_credentials = NodeCredentials(config.cluster_ca_cert, config.cluster_ca_key) \
+            if config.cluster_ca_cert and config.cluster_ca_key else None
         self.crds = CRDManager(self.registry, self.schemas, self.cache, self.objects)
         self.openapi = OpenAPIV3(self.registry, self.schemas)
         self.extra_handlers: dict[tuple[str, str], Callable[..., Awaitable[web.StreamResponse]]] = {
@@ -97,6 +110,11 @@ class ApiServer:
             ("authentication.k8s.io/selfsubjectreviews", ""): self.self_subject_review,
             ("/serviceaccounts", "token"): self.token_request,
             ("/pods", "log"): self.pod_logs.handle,
+            ("/pods", "exec"): self.pod_streams.exec,
+            ("/pods", "attach"): self.pod_streams.attach,
+            ("/pods", "portforward"): self.pod_streams.portforward,
+            ("metrics.k8s.io/nodes", ""): self.metrics.handle,
+            ("metrics.k8s.io/pods", ""): self.metrics.handle,
         }
         self.ready = asyncio.Event()
 
@@ -114,11 +132,12 @@ class ApiServer:
 
     async def bootstrap(self) -> None:
         """What the apiserver's own bootstrap controller ensures: system namespaces, the
-        ``kubernetes`` Service in ``default`` with endpoints at this server, system priority classes."""
+        ``kubernetes`` Service in ``default`` with endpoints at this server, the ``kube-dns`` Service,
+        system priority classes."""
         from kybernetes.apiserver.objects import WriteOptions
 
         host, _, port = self.config.server_address.rpartition(":")
-        for obj in bootstrap_objects(host, int(port)):
+        for obj in bootstrap_objects(host, int(port), self.config.service_cidr):
             group, _, version = obj["apiVersion"].rpartition("/")
             info = self.registry.by_kind(GroupVersionKind(group, version, obj["kind"]))
             assert info is not None
@@ -136,7 +155,9 @@ class ApiServer:
             try:
                 await self.objects.create(info, obj, ctx, opts)
             except errors.StatusError as e:
-                if e.code != 409:
+                if e.code == 422 and obj["kind"] == "Service":  # e.g. its ClusterIP taken by an older Service
+                    log.warning("Could not create Service %s/%s: %s", md.get("namespace"), md["name"], e)
+                elif e.code != 409:
                     raise
 
     async def stop(self) -> None:
@@ -311,8 +332,7 @@ class ApiServer:
         if not user.is_admin and not self.authz.allowed(
                 user, Attributes(verb, ri.group, ri.resource, ri.subresource, ri.namespace, ri.name)):
             scope = f' in the namespace "{ri.namespace}"' if ri.namespace else " at the cluster scope"
-            res = errors.qualified(ri.resource if not ri.subresource else f"{ri.resource}/{ri.subresource}",
-                                   ri.group)
+            res = errors.qualified(ri.resource, ri.group)  # the subresource shows only in "cannot … resource"
             target = f'{res} "{ri.name}"' if ri.name else res
             raise errors.forbidden_message(
                 f'{target} is forbidden: User "{user.name}" cannot {verb} resource "{ri.resource}'
@@ -398,20 +418,27 @@ def make_app(server: ApiServer) -> web.Application:
     r.add_get("/api/", server.api_root)
     r.add_get("/apis", server.apis_root)
     r.add_get("/apis/", server.apis_root)
+    creds = server.node_credentials
+    if creds is not None:
+        r.add_get(CACERTS_PATH, creds.cacerts)
+        r.add_post(CLIENT_KUBELET_PATH, lambda request: creds.client_kubelet(request, request[USER]))
     r.add_route("*", "/api/{tail:.+}", server.dispatch)
     r.add_route("*", "/apis/{tail:.+}", server.dispatch)
     return app
 
 
-def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443) -> list[dict[str, Any]]:
+def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443,
+                      service_cidr: str = "10.43.0.0/16") -> list[dict[str, Any]]:
     """Objects every cluster has from the start, in creation order; the ``kubernetes`` Service's
-    Endpoints and EndpointSlice point at this API server (``host:port``)."""
+    Endpoints and EndpointSlice point at this API server (``host:port``). The ``kubernetes``
+    Service takes the first address of the service range, ``kube-dns`` the tenth (as in k3s)."""
     namespaces: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
                                         for n in ("default", "kube-system", "kube-public", "kube-node-lease")]
+    services = ipaddress.ip_network(service_cidr, strict=False)
     labels = {"component": "apiserver", "provider": "kubernetes"}
     kubernetes = {"apiVersion": "v1", "kind": "Service",
                   "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
-                  "spec": {"type": "ClusterIP", "clusterIP": "10.43.0.1",
+                  "spec": {"type": "ClusterIP", "clusterIP": str(services[1]),
                            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}
     endpoints = {"apiVersion": "v1", "kind": "Endpoints",
                  "metadata": {"name": "kubernetes", "namespace": "default",
@@ -426,7 +453,23 @@ def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443) -> list[dict[st
               "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
     # endpoints may not be loopback addresses: a server advertised on 127.0.0.1 has none
     reachable = [endpoints, slice_] if not _is_loopback(host) else []
-    return [*namespaces, kubernetes, *reachable, *SYSTEM_PRIORITY_CLASSES]
+    return [*namespaces, kubernetes, *reachable, kube_dns_service(str(services[10])), *SYSTEM_PRIORITY_CLASSES,
+            *bootstrappolicy.objects()]
+
+
+def kube_dns_service(cluster_ip: str) -> dict[str, Any]:
+    """kube-system/kube-dns as k3s ships it (ports dns/UDP 53, dns-tcp/TCP 53, metrics/TCP 9153,
+    selector ``k8s-app: kube-dns``). The cluster DNS serving it is not a pod, so no pod matches the
+    selector: the DNS component publishes its own EndpointSlice (another manager than the
+    EndpointSlice controller's, so the two coexist)."""
+    dns_labels = {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS"}
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": dns_labels,
+                         "annotations": {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}},
+            "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "selector": {"k8s-app": "kube-dns"},
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                               {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                               {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}}
 
 
 def _is_loopback(host: str) -> bool:

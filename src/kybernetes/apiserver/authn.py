@@ -17,7 +17,7 @@ from aiohttp import web
 from kybernetes.api import errors
 from kybernetes.apiserver.tokens import TokenIssuer
 
-PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
+PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz", "/cacerts")
 
 
 @dataclass(frozen=True, slots=True)

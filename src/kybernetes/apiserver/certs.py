@@ -1,5 +1,9 @@
 """Cluster PKI on first start: a CA, the serving certificate, the admin client certificate and
-tokens, all under ``<data-dir>/server/tls``; plus the admin kubeconfig.
+tokens, all under ``<data-dir>/server/tls``; plus the admin kubeconfig, and node credentials.
+
+The join token in ``<data-dir>/token`` has k3s's form ``K10<sha256 of the CA certificate>::server:<secret>``:
+an agent checks the CA it downloads against the hash, then trades the secret for a client certificate
+``system:node:<name>`` (group ``system:nodes``) signed by the cluster CA (:func:`sign_node_csr`).
 
 EC P-256 keys keep generation in milliseconds so a fresh ``kyb server`` is up in well under a
 second. Files are reused on later starts (regenerating the serving certificate if its SANs no
@@ -26,6 +30,10 @@ if TYPE_CHECKING:  # imported where certificates are made: a restart with a comp
     from cryptography.hazmat.primitives.asymmetric import ec
 
 VALIDITY = datetime.timedelta(days=3650)
+NODE_CERT_VALIDITY = datetime.timedelta(days=365)
+NODES_GROUP = "system:nodes"
+NODE_USER_PREFIX = "system:node:"
+KUBE_PROXY_USER = "system:kube-proxy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +46,11 @@ class Pki:
     admin_cert: Path
     admin_key: Path
     admin_token: str
-    node_token: str
+    node_token: str  # the join secret (the part after ``::server:`` in the join token)
+
+    @property
+    def join_token(self) -> str:
+        return join_token(self.ca_cert.read_bytes(), self.node_token)
 
     def server_ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -130,11 +142,109 @@ def ensure_pki(data_dir: Path, extra_sans: list[str]) -> Pki:
     if not complete:
         _issue_missing(tls, sans)
     admin_token = _token(tls / "admin-token")
-    node_token = _token(data_dir / "server" / "node-token")
+    node_token = _token(data_dir / "server" / "node-token", prefix="")
     token_file = data_dir / "token"
-    if not token_file.exists():
-        _write(token_file, (node_token + "\n").encode())
+    full = join_token(ca_cert.read_bytes(), node_token) + "\n"
+    try:
+        current = token_file.read_text()
+    except FileNotFoundError:
+        current = ""
+    if current != full:  # written once, and again if the CA changed
+        _write(token_file, full.encode())
     return Pki(tls, ca_cert, ca_key, serving_cert, serving_key, admin_cert, admin_key, admin_token, node_token)
+
+
+def ca_hash(ca_pem: bytes) -> str:
+    """What a join token carries after ``K10``: the SHA-256 of the CA certificate file, in hex."""
+    return hashlib.sha256(ca_pem).hexdigest()
+
+
+def join_token(ca_pem: bytes, secret: str) -> str:
+    return f"K10{ca_hash(ca_pem)}::server:{secret}"
+
+
+class CSRError(ValueError):
+    """A certificate request this CA will not sign; the message says why."""
+
+
+def sign_node_csr(ca_cert: Path, ca_key: Path, csr_pem: bytes) -> tuple[str, bytes]:
+    """Sign a node's client certificate request: the subject must be ``CN=system:node:<name>,
+    O=system:nodes`` with a DNS-subdomain node name, or ``CN=system:kube-proxy`` (the node's service
+    proxy, as k3s issues it). Returns (user name, certificate PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from kybernetes.api.validation import is_dns1123_subdomain
+
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as e:
+        raise CSRError(f"the request body is not a PEM certificate signing request: {e}") from None
+    if not csr.is_signature_valid:
+        raise CSRError("the certificate signing request's signature is invalid")
+    cns = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    orgs = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    cn = str(cns[0]) if len(cns) == 1 else ""
+    name = cn.removeprefix(NODE_USER_PREFIX)
+    if cn == KUBE_PROXY_USER and not orgs:
+        name = ""
+    elif not cn.startswith(NODE_USER_PREFIX) or orgs != [NODES_GROUP]:
+        raise CSRError(f'subject must be "O={NODES_GROUP},CN={NODE_USER_PREFIX}<node name>", got "{csr.subject.rfc4514_string()}"')
+    problems = is_dns1123_subdomain(name) if name else []
+    if problems:
+        raise CSRError(f'invalid node name "{name}": {"; ".join(problems)}')
+    ca = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    ca_private = serialization.load_pem_private_key(ca_key.read_bytes(), None)
+    assert isinstance(ca_private, ec.EllipticCurvePrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+            .public_key(csr.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + NODE_CERT_VALIDITY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_private, hashes.SHA256()))
+    return cn, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def issue_node_credentials(pki: Pki, node_name: str, directory: Path) -> tuple[Path, Path]:
+    """The embedded agent's client certificate for ``system:node:<node_name>``, made with the CA at hand
+    (a remote agent gets the same through the join endpoint); reused while valid for this CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    cert_path, key_path = directory / "client-kubelet.crt", directory / "client-kubelet.key"
+    if _node_cert_usable(cert_path, key_path, pki.ca_cert, node_name):
+        return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(_name(NODE_USER_PREFIX + node_name, NODES_GROUP))
+           .sign(key, hashes.SHA256()))
+    _, pem = sign_node_csr(pki.ca_cert, pki.ca_key, csr.public_bytes(serialization.Encoding.PEM))
+    _write(key_path, _key_pem(key))
+    _write(cert_path, pem, 0o644)
+    return cert_path, key_path
+
+
+def _node_cert_usable(cert_path: Path, key_path: Path, ca_cert: Path, node_name: str) -> bool:
+    """Signed by this CA, for this node, and more than a day away from expiry."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.x509.oid import NameOID
+
+    if not cert_path.exists() or not key_path.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    ca = x509.load_pem_x509_certificate(ca_cert.read_bytes())
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    cns = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    return cns == [NODE_USER_PREFIX + node_name] and cert.not_valid_after_utc > soon
 
 
 def _issue_missing(tls: Path, sans: list[str]) -> None:
@@ -172,10 +282,10 @@ def _issue_missing(tls: Path, sans: list[str]) -> None:
         _write(admin_cert, cert.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
-def _token(path: Path) -> str:
+def _token(path: Path, prefix: str = "K10") -> str:
     if path.exists():
         return path.read_text().strip()
-    token = "K10" + secrets.token_hex(24)
+    token = prefix + secrets.token_hex(24)
     _write(path, (token + "\n").encode())
     return token
 

@@ -36,6 +36,9 @@ class WriteOptions:
     field_manager: str = ""
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     subresource: str = ""
+    #: the caller only serialises the object a write returns (an HTTP handler): that very dict may
+    #: become the watch cache's entry instead of the store's bytes decoded again
+    result_read_only: bool = False
 
 
 @dataclass(slots=True)
@@ -215,8 +218,16 @@ class ObjectStore:
                 allocations.rollback()
                 raise
             md["resourceVersion"] = str(kv.mod_revision)
-            return self.to_served(info, obj)
+            obj = self.to_served(info, obj)
+            self._share(info, opts, kv.key, kv.mod_revision, obj)
+            return obj
         raise errors.already_exists(info.plural, info.group, md.get("name", ""))
+
+    def _share(self, info: ResourceInfo, opts: WriteOptions, key: str, revision: int, obj: dict[str, Any]) -> None:
+        """Hand the watch cache the object just written, so it need not decode the store's copy:
+        only when the caller will not touch it again and it is stored in the form it is served."""
+        if opts.result_read_only and info.to_storage is None and info.from_storage is None:
+            self.cache.prime(key, revision, obj)
 
     def _validate(self, info: ResourceInfo, strategy: Strategy, obj: dict[str, Any],
                   errs: list[FieldError], old: dict[str, Any] | None = None) -> None:
@@ -352,6 +363,7 @@ class ObjectStore:
             allocations.rollback()
             raise
         md["resourceVersion"] = str(out.mod_revision)
+        self._share(info, opts, key, out.mod_revision, new)
         return new
 
     # --- delete ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from kybernetes.api import errors
+from kybernetes.api.printing import format_time
 from kybernetes.api.strategy import ResourceInfo, Strategy, WriteContext
 from kybernetes.apiserver import request as rq
 from kybernetes.apiserver.objects import DeleteOptions, ObjectStore
@@ -29,6 +30,20 @@ class _BindingStrategy(Strategy):
 
 
 _BINDING = _BindingStrategy()
+
+
+def set_pod_scheduled(status: dict[str, Any], now: str) -> None:
+    """``PodScheduled=True`` in place of an earlier PodScheduled condition (or added last); the
+    transition time changes only if the status did."""
+    conds = list(status.get("conditions") or [])
+    i = next((i for i, c in enumerate(conds) if c.get("type") == "PodScheduled"), None)
+    since = conds[i].get("lastTransitionTime") if i is not None and conds[i].get("status") == "True" else now
+    cond = {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": since}
+    if i is None:
+        conds.append(cond)
+    else:
+        conds[i] = cond
+    status["conditions"] = conds
 
 
 def scale_object(info: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +149,15 @@ class Subresources:
         if not node:
             raise errors.invalid_object("Binding", "", ri.name, [errors.required("target.name", "")])
 
+        meta = body.get("metadata") or {}
+        uid = meta.get("uid") or ""
+
         def mutate(current: dict[str, Any] | None) -> dict[str, Any]:
             assert current is not None
             md = current["metadata"]
+            if uid and uid != md.get("uid"):
+                raise errors.conflict(info.plural, info.group, ri.name, f"Precondition failed: UID in precondition: "
+                                      f"{uid}, UID in object meta: {md.get('uid', '')}")
             if md.get("deletionTimestamp"):
                 raise errors.conflict(info.plural, info.group, ri.name, "pod is being deleted, cannot be assigned "
                                       "to a host")
@@ -144,20 +165,21 @@ class Subresources:
             if spec.get("nodeName"):
                 raise errors.conflict(info.plural, info.group, ri.name,
                                       f'pod {ri.name} is already assigned to node "{spec["nodeName"]}"')
+            if spec.get("schedulingGates"):
+                raise errors.conflict(info.plural, info.group, ri.name,
+                                      f"pod {ri.name} has non-empty .spec.schedulingGates")
             spec["nodeName"] = node
-            ann = (body.get("metadata") or {}).get("annotations")
+            ann = meta.get("annotations")
             if ann:
                 md.setdefault("annotations", {}).update(ann)
-            status = current.setdefault("status", {})
-            conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": ctx.now or None})
-            status["conditions"] = conds
+            set_pod_scheduled(current.setdefault("status", {}), format_time())
             md.pop("resourceVersion", None)
             return current
 
+        # Like upstream's BindingREST, a direct read-modify-write of the stored pod: no strategy
+        # hooks and no managedFields entry (the request object is the Binding, not the pod).
         await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, _BINDING,
-                                  on_prepared=self.writes.track(info, opts, ctx))
+                                  precondition_rv=meta.get("resourceVersion") or None)
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                        201, ctx)
 

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = 20_000  # recent events kept for watches that resume from a resourceVersion
 WATCHER_QUEUE_LIMIT = 50_000
+PRIMED_LIMIT = 10_000  # written objects waiting for their change to reach the cache
 
 
 @dataclass(slots=True)
@@ -107,6 +108,7 @@ class WatchCache:
         self._watchers_by_resource: dict[str, set[Watcher]] = {}
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._primed: dict[int, tuple[str, dict[str, Any]]] = {}  # revision → (key, object), see ``prime``
         self.ready = asyncio.Event()
 
     @staticmethod
@@ -157,11 +159,24 @@ class WatchCache:
         del keys[bisect.bisect_left(keys, key)]
         return objs.pop(key)
 
+    def prime(self, key: str, revision: int, obj: dict[str, Any]) -> None:
+        """The object a write stored at ``revision``, as ``decode`` would give it (resourceVersion
+        set): the feed uses it instead of decoding the store's bytes again. The caller must never
+        change it afterwards: from here on it is shared like every cached object."""
+        if revision <= self.revision:
+            return  # the feed got there first
+        if len(self._primed) >= PRIMED_LIMIT:  # writes whose changes the feed has not reached: stale
+            self._primed = {r: v for r, v in self._primed.items() if r > self.revision}
+            if len(self._primed) >= PRIMED_LIMIT:
+                return
+        self._primed[revision] = (key, obj)
+
     def _apply(self, ev: Event) -> None:
         kv = ev.kv
         prefix = self.resource_prefix(kv.key)
         if ev.type == "PUT":
-            obj = decode(kv)
+            primed = self._primed.pop(kv.mod_revision, None) if self._primed else None
+            obj = primed[1] if primed is not None and primed[0] == kv.key else decode(kv)
             objs = self._by_prefix.get(prefix)
             old = objs.get(kv.key) if objs else None
             self._put(kv.key, Entry(kv.key, kv.mod_revision, obj), prefix)

@@ -29,7 +29,7 @@ DRY_RUN_VALUES = ("All",)
 def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
     if not request.query_string:  # the common case: every option at its default
         return WriteOptions(field_manager=default_manager(request.headers.get("User-Agent", "")),
-                            field_validation=fieldvalidation.WARN, subresource=subresource)
+                            field_validation=fieldvalidation.WARN, subresource=subresource, result_read_only=True)
     dry = request.query.getall("dryRun", [])
     for d in dry:
         if d not in DRY_RUN_VALUES:
@@ -42,7 +42,8 @@ def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
         raise errors.invalid_object("PatchOptions", "meta.k8s.io", "", [errors.too_long("fieldManager", manager, 128)])
     if not manager:
         manager = default_manager(request.headers.get("User-Agent", ""))
-    return WriteOptions(dry_run=bool(dry), field_manager=manager, field_validation=fv, subresource=subresource)
+    return WriteOptions(dry_run=bool(dry), field_manager=manager, field_validation=fv, subresource=subresource,
+                        result_read_only=True)
 
 
 def _duplicates_source(raw: bytes, body: dict[str, Any]) -> bytes:

@@ -1,8 +1,9 @@
 """``kyb``: the command line. Parses flags into configs and hands them to the composition roots.
 
-Subcommands: ``server`` (the whole control plane), ``scheduler`` (kube-scheduler for any cluster),
-``agent`` (a node joining a server; hollow nodes for now), ``kubectl`` (the real kubectl with the
-server's admin kubeconfig).
+Subcommands: ``server`` (the whole cluster: control plane, embedded agent, DNS, ingress, ServiceLB),
+``scheduler`` (kube-scheduler for any cluster), ``agent`` (a node joining a server: kubelet and
+service proxy, or ``--hollow`` simulated nodes), ``kubectl`` (the real kubectl with the server's admin
+kubeconfig).
 """
 
 from __future__ import annotations
@@ -23,15 +24,29 @@ def _server(args: argparse.Namespace) -> int:
     gc.disable()  # start-up only allocates (imports, schemas, caches): no collections until serving
     from kybernetes import server
 
+    try:
+        disable = server.disabled_components(args.disable)
+    except ValueError as e:
+        print(f"kyb server: {e}", file=sys.stderr)
+        return 1
+    if args.ingress_http_port == args.ingress_https_port and "ingress" not in disable:
+        print(f"kyb server: --ingress-http-port and --ingress-https-port are both {args.ingress_http_port}; "
+              "give them different ports", file=sys.stderr)
+        return 1
     cfg = server.ServerConfig(data_dir=Path(args.data_dir).resolve(), bind_address=args.bind_address,
                               https_listen_port=args.https_listen_port, datastore_endpoint=args.datastore_endpoint,
                               advertise_address=args.advertise_address or (
                                   args.bind_address if args.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"),
                               service_cidr=args.service_cidr, cluster_cidr=args.cluster_cidr,
+                              node_cidr_mask_size=args.node_cidr_mask_size,
                               disable_agent=args.disable_agent,
                               disable_controller_manager=args.disable_controller_manager,
                               disable_scheduler=args.disable_scheduler,
-                              node_name=args.node_name, node_ip=args.node_ip, kubelet_port=args.kubelet_port)
+                              node_name=args.node_name, node_ip=args.node_ip, kubelet_port=args.kubelet_port,
+                              kubelet_backoff_base=args.kubelet_backoff_base, disable=disable,
+                              disable_kube_proxy=args.disable_kube_proxy, ingress_http_port=args.ingress_http_port,
+                              ingress_https_port=args.ingress_https_port,
+                              registries=Path(args.registries).resolve() if args.registries else None)
     try:
         import uvloop
 
@@ -97,30 +112,53 @@ def _scheduler(args: argparse.Namespace) -> int:
 
 def _controller_manager(args: argparse.Namespace) -> int:
     from kybernetes.client.rest import Client, load_kubeconfig
-    from kybernetes.controllers import manager
+    from kybernetes.controllers import manager, nodeipam
 
     ca = Path(args.root_ca_file).read_text() if args.root_ca_file else manager.root_ca_from_kubeconfig(args.kubeconfig)
     controllers = [c for c in args.controllers.split(",") if c] if args.controllers else None
+    ipam = None
+    if args.allocate_node_cidrs == "true":
+        try:
+            ipam = nodeipam.IPAMConfig.parse(args.cluster_cidr, args.node_cidr_mask_size,
+                                             args.service_cluster_ip_range)
+        except ValueError as e:
+            print(f"kyb controller-manager: {e}", file=sys.stderr)
+            return 1
 
     async def component(stop: Any) -> None:
         client = Client(load_kubeconfig(args.kubeconfig, user_agent="kube-controller-manager"))
         try:
             await manager.run_controller_manager(client, stop, args.identity, root_ca_pem=ca,
-                                                 leader_elect=args.leader_elect == "true", controllers=controllers)
+                                                 leader_elect=args.leader_elect == "true", controllers=controllers,
+                                                 ipam=ipam)
         finally:
             await client.close()
 
     return _run_until_signal(component)
 
 
-def _agent(args: argparse.Namespace) -> int:
-    from kybernetes.client.rest import Client, token_config
-    from kybernetes.kubelet import hollow, nodestatus
+def _join(args: argparse.Namespace, users: list[str], save_dir: Path | None) -> tuple[bytes, list[Any]] | None:
+    """Trade the join token for the cluster CA and client configs of ``users`` (None after printing why
+    it failed)."""
+    import asyncio
 
-    if not args.ca_file and not args.insecure_skip_tls_verify and args.server.startswith("https"):
-        print("kyb agent: pass --ca-file <data-dir>/server/tls/server-ca.crt (or --insecure-skip-tls-verify)",
-              file=sys.stderr)
-        return 1
+    from kybernetes.kubelet import join
+
+    try:
+        ca, creds = asyncio.run(join.join(args.server, args.token, users, ca_file=args.ca_file,
+                                          insecure=args.insecure_skip_tls_verify, save_dir=save_dir))
+    except (join.JoinError, OSError) as e:
+        print(f"kyb agent: {e}", file=sys.stderr)
+        return None
+    agents = {join.KUBE_PROXY_USER: "kube-proxy"}
+    return ca, [join.client_config(args.server, ca, c, insecure=args.insecure_skip_tls_verify,
+                                   user_agent=agents.get(c.user, "kubelet")) for c in creds]
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from kybernetes.client.rest import Client
+    from kybernetes.kubelet import hollow, join, nodestatus
+
     try:
         labels, taints = nodestatus.parse_labels(args.node_labels), nodestatus.parse_taints(args.node_taints)
     except ValueError as e:
@@ -129,28 +167,35 @@ def _agent(args: argparse.Namespace) -> int:
 
     if not args.hollow:
         return _node_agent(args, labels, taints)
+    names = [f"{args.node_name_prefix}{i}" for i in range(args.hollow)]
+    joined = _join(args, [join.node_user(n) for n in names], None)
+    if joined is None:
+        return 1
+    configs = joined[1]
 
     async def component(stop: Any) -> None:
-        client = Client(token_config(args.server, args.token, args.ca_file or None, args.insecure_skip_tls_verify,
-                                     user_agent="kubelet"), max_connections=200)
+        # every hollow node acts as itself, system:node:<name>; the first one also watches the pods
+        clients = {n: Client(c, max_connections=8) for n, c in zip(names, configs, strict=True)}
         try:
-            await hollow.run_hollow_agent(client, stop, args.hollow, args.node_name_prefix, labels, taints,
-                                          args.cpu, args.memory, args.max_pods,
+            await hollow.run_hollow_agent(clients[names[0]], stop, args.hollow, args.node_name_prefix, labels,
+                                          taints, args.cpu, args.memory, args.max_pods, node_clients=clients,
                                           lease_duration=args.node_lease_duration_seconds,
                                           lease_interval=args.node_lease_duration_seconds / 4,
                                           status_interval=args.node_status_report_frequency)
         finally:
-            await client.close()
+            for c in clients.values():
+                await c.close()
 
     return _run_until_signal(component)
 
 
 def _node_agent(args: argparse.Namespace, labels: dict[str, str], taints: tuple[Any, ...]) -> int:
-    """The real node agent (kubelet on containerd)."""
+    """The real node agent: kubelet on containerd and the service proxy."""
     import socket
 
-    from kybernetes.client.rest import Client, token_config
-    from kybernetes.kubelet import agent
+    from kybernetes import agent
+    from kybernetes.client.rest import Client
+    from kybernetes.kubelet import join
 
     if not args.node_ip:
         print("kyb agent: pass --node-ip (the address other nodes and the API server reach this node on)",
@@ -162,19 +207,32 @@ def _node_agent(args: argparse.Namespace, labels: dict[str, str], taints: tuple[
 
     data_dir = Path(args.data_dir).resolve()
     client_ca = Path(args.ca_file).resolve() if args.ca_file else None
+    node_name = args.node_name or socket.gethostname().lower()
+    users = [join.node_user(node_name)] + ([] if args.disable_kube_proxy else [join.KUBE_PROXY_USER])
+    joined = _join(args, users, data_dir / "agent")
+    if joined is None:
+        return 1
+    ca, configs = joined
+    registries = Path(args.registries).resolve() if args.registries else None
+    if client_ca is None and ca:  # the kubelet server checks the API server's client certificate against it
+        client_ca = data_dir / "agent" / "server-ca.crt"
+        client_ca.write_bytes(ca)
 
     async def component(stop: Any) -> None:
-        client = Client(token_config(args.server, args.token, args.ca_file or None, args.insecure_skip_tls_verify,
-                                     user_agent="kubelet"))
+        # the kubelet as system:node:<name>, the proxy as system:kube-proxy (k3s's two agent identities)
+        kubelet, proxy = Client(configs[0]), Client(configs[1]) if len(configs) > 1 else None
         try:
-            await agent.run_agent(client, stop, node_name=args.node_name or socket.gethostname(),
-                                  node_ip=args.node_ip, data_dir=data_dir,
-                                  containerd=args.container_runtime_endpoint or None, labels=labels,
-                                  max_pods=args.max_pods, server_port=args.kubelet_port, client_ca_file=client_ca,
-                                  lease_duration=args.node_lease_duration_seconds,
-                                  status_interval=args.node_status_report_frequency)
+            await agent.run_node(kubelet, proxy, stop, node_name=node_name,
+                                 node_ip=args.node_ip, data_dir=data_dir, cluster_cidr=args.cluster_cidr,
+                                 containerd=args.container_runtime_endpoint or None, labels=labels,
+                                 max_pods=args.max_pods, server_port=args.kubelet_port, client_ca_file=client_ca,
+                                 lease_duration=args.node_lease_duration_seconds,
+                                 status_interval=args.node_status_report_frequency,
+                                 cluster_dns=(args.cluster_dns,), registries=registries)
         finally:
-            await client.close()
+            for c in (kubelet, proxy):
+                if c is not None:
+                    await c.close()
 
     return _run_until_signal(component)
 
@@ -312,12 +370,24 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--datastore-endpoint", default="", help="store: empty for embedded SQLite, or sqlite:///path")
     s.add_argument("--service-cidr", default="10.43.0.0/16", help="ClusterIP range")
     s.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod network range")
+    s.add_argument("--node-cidr-mask-size", type=int, default=0,
+                   help="prefix length of each node's pod range (default 24 for IPv4, 64 for IPv6)")
     s.add_argument("--disable-agent", action="store_true", help="do not run the embedded node agent")
     s.add_argument("--disable-controller-manager", action="store_true", help="do not run the controllers")
     s.add_argument("--disable-scheduler", action="store_true", help="do not run the scheduler")
+    s.add_argument("--disable", action="append", default=[], metavar="COMPONENTS",
+                   help="packaged components not to run, comma-separated: dns, servicelb, ingress "
+                        "(k3s's coredns and traefik are accepted too)")
+    s.add_argument("--disable-kube-proxy", action="store_true", help="do not run the embedded service proxy")
+    s.add_argument("--ingress-http-port", type=int, default=80, help="HTTP port of the ingress controller's nginx")
+    s.add_argument("--ingress-https-port", type=int, default=443, help="HTTPS port of the ingress controller's nginx")
     s.add_argument("--node-name", default="", help="name of the embedded agent's node (default: host name)")
     s.add_argument("--node-ip", default="", help="address of the embedded agent's node (default: advertise address)")
     s.add_argument("--kubelet-port", type=int, default=10250, help="HTTPS port of the embedded kubelet")
+    s.add_argument("--registries", default="", help="registries.yaml of the embedded agent: mirrors, plain-HTTP "
+                                                    "endpoints, TLS, auth (default <data-dir>/agent/etc/registries.yaml)")
+    # tests shorten CrashLoopBackOff (10 s, 20 s, 40 s, …) to watch it grow in seconds
+    s.add_argument("--kubelet-backoff-base", type=float, default=10.0, help=argparse.SUPPRESS)
     sc = sub.add_parser("scheduler", help="run kube-scheduler against any API server")
     sc.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster to schedule for")
     sc.add_argument("--leader-elect", choices=("true", "false"), default="true", help="hold the kube-scheduler Lease")
@@ -329,10 +399,18 @@ def parser() -> argparse.ArgumentParser:
     cm.add_argument("--identity", default="", help="leader election identity (default: hostname_uuid)")
     cm.add_argument("--root-ca-file", default="", help="CA published as kube-root-ca.crt (default: the kubeconfig's)")
     cm.add_argument("--controllers", default="", help="comma-separated controllers to run (default: all)")
+    cm.add_argument("--allocate-node-cidrs", choices=("true", "false"), default="false",
+                    help="give every node a pod range (spec.podCIDR) from --cluster-cidr")
+    cm.add_argument("--cluster-cidr", default="", help="pod network range(s), e.g. 10.42.0.0/16")
+    cm.add_argument("--node-cidr-mask-size", type=int, default=0,
+                    help="prefix length of each node's pod range (default 24 for IPv4, 64 for IPv6)")
+    cm.add_argument("--service-cluster-ip-range", default="", help="ClusterIP range, never given to nodes")
     ag = sub.add_parser("agent", help="run a node agent that joins a server (--hollow N: simulated nodes)")
     ag.add_argument("--server", required=True, help="API server URL, e.g. https://10.0.0.1:6443")
-    ag.add_argument("--token", required=True, help="join token (the server's <data-dir>/token)")
-    ag.add_argument("--ca-file", default="", help="server CA (<data-dir>/server/tls/server-ca.crt)")
+    ag.add_argument("--token", required=True,
+                    help="join token: the server's <data-dir>/token (K10<ca-hash>::server:<secret>) or the bare secret")
+    ag.add_argument("--ca-file", default="", help="server CA (<data-dir>/server/tls/server-ca.crt); not needed with "
+                                                  "a token that carries the CA hash")
     ag.add_argument("--insecure-skip-tls-verify", action="store_true", help="do not verify the server certificate")
     ag.add_argument("--hollow", type=int, default=0, metavar="N", help="simulate N nodes without containers")
     ag.add_argument("--node-name-prefix", default="hollow-", help="hollow node names: <prefix><i>")
@@ -349,6 +427,11 @@ def parser() -> argparse.ArgumentParser:
                     help="agent state (containerd, pod volumes) under <data-dir>/agent (real agent)")
     ag.add_argument("--container-runtime-endpoint", default="", help="use this CRI socket instead of our containerd")
     ag.add_argument("--kubelet-port", type=int, default=10250, help="kubelet HTTPS port (logs) (real agent)")
+    ag.add_argument("--registries", default="", help="registries.yaml: mirrors, plain-HTTP endpoints, TLS, auth "
+                                                     "(default <data-dir>/agent/etc/registries.yaml)")
+    ag.add_argument("--disable-kube-proxy", action="store_true", help="do not run the service proxy (real agent)")
+    ag.add_argument("--cluster-cidr", default="10.42.0.0/16", help="pod network range (the proxy's masquerade rule)")
+    ag.add_argument("--cluster-dns", default="10.43.0.10", help="nameserver of ClusterFirst pods (the kube-dns IP)")
     im = sub.add_parser("images", help="manage the node's container images")
     im_sub = im.add_subparsers(dest="images_command", required=True)
     imi = im_sub.add_parser("import", help="import OCI or docker-archive tarballs (.tar, .tar.gz) into containerd")

@@ -1,6 +1,8 @@
 """Event recorder: ``record()`` is synchronous and never blocks; a background poster writes
-core/v1 Events, aggregating repeats of the same (object, type, reason, message) into one Event
-with a growing ``count`` — what ``kubectl describe`` and ``kubectl get events`` show.
+core/v1 Events, aggregating repeats of the same (object, field path, type, reason, message) into one
+Event with a growing ``count`` — what ``kubectl describe`` and ``kubectl get events`` show. A field
+path names the part of the object the event is about (``involvedObject.fieldPath``), as the kubelet
+does for containers.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ class EventRecorder:
         self._task: asyncio.Task[None] | None = None
         self._extra: list[asyncio.Task[None]] = []  # further posters (``start(workers=N)``)
 
-    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
-        """Queue an event about ``obj``; dropped (and logged) if the poster is far behind."""
+    def record(self, obj: dict[str, Any], type_: str, reason: str, message: str, field_path: str = "") -> None:
+        """Queue an event about ``obj`` (about its part ``field_path``, e.g. ``spec.containers{web}``, if
+        given); dropped (and logged) if the poster is far behind."""
         try:
-            self._queue.put_nowait((object_reference(obj), type_, reason, message))
+            self._queue.put_nowait((object_reference(obj, field_path), type_, reason, message))
         except asyncio.QueueFull:
             log.warning("dropping event %s %s: queue full", reason, message)
 

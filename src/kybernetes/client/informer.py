@@ -14,8 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from kybernetes.client.errors import ApiError, GoneError
 from kybernetes.client.rest import Client, Resource
 
@@ -183,7 +181,7 @@ class Informer:
                 raise
             except GoneError:
                 need_list = True
-            except (ApiError, aiohttp.ClientError, OSError, TimeoutError, ValueError) as e:
+            except (ApiError, OSError, TimeoutError, ValueError) as e:
                 log.debug("watch %s failed: %s; retrying in %.1fs", self.resource.plural, e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

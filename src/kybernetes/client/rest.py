@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import orjson
 import yaml
 
+from kybernetes.client import http
 from kybernetes.client.errors import ApiError, from_status
 
 
@@ -79,6 +79,7 @@ class ClientConfig:
     ssl: ssl.SSLContext | bool
     token: str | None = None
     user_agent: str = "kybernetes"
+    unix_socket: str = ""  # reach ``server`` through this socket instead (components inside the server)
 
 
 def _data_file(data: str | None, path: str | None, base: Path) -> str | None:
@@ -132,40 +133,36 @@ def token_config(server: str, token: str, ca_file: str | None = None, insecure: 
 
 
 class Client:
-    """One HTTP session to one API server. Methods return decoded JSON dicts."""
+    """One connection pool to one API server. Methods return decoded JSON dicts."""
 
     def __init__(self, config: ClientConfig, max_connections: int = 100) -> None:
         self.config = config
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: http.Pool | None = None
         self._max = max_connections
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+    def pool(self) -> http.Pool:
+        if self._pool is None:
             headers = {"User-Agent": self.config.user_agent, "Accept": "application/json"}
             if self.config.token:
                 headers["Authorization"] = f"Bearer {self.config.token}"
-            self._session = aiohttp.ClientSession(
-                self.config.server, headers=headers,
-                connector=aiohttp.TCPConnector(ssl=self.config.ssl, limit=self._max),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
-        return self._session
+            endpoint = http.Endpoint.from_url(self.config.server, self.config.ssl, self.config.unix_socket)
+            self._pool = http.Pool(endpoint, headers, self._max)
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     async def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
                       content_type: str = "application/json", request_timeout: float = 60) -> dict[str, Any]:
         data = orjson.dumps(body) if body is not None else None
-        q = {k: _q(v) for k, v in (params or {}).items() if v is not None}
-        url = path + ("?" + urlencode(q, doseq=True) if q else "")
-        async with self.session.request(method, url, data=data, headers={"Content-Type": content_type},
-                                        timeout=aiohttp.ClientTimeout(total=request_timeout)) as r:
-            raw = await r.read()
-            if r.status >= 400:
-                raise _error(r.status, raw)
-            return orjson.loads(raw) if raw else {}
+        query = urlencode({k: _q(v) for k, v in params.items() if v is not None}, doseq=True) if params else ""
+        r = await self.pool.request(method, http.request_target(path, query), data, content_type, request_timeout)
+        if r.status >= 400:
+            raise _error(r.status, r.body)
+        return orjson.loads(r.body) if r.body else {}
 
     # --- verbs ----------------------------------------------------------------------------------
     async def get(self, res: Resource, name: str, namespace: str | None = None,
@@ -203,12 +200,11 @@ class Client:
         """Watch events (dicts with type/object) until the server ends the stream."""
         q = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": timeout_seconds,
              "allowWatchBookmarks": "true", **{k: _q(v) for k, v in params.items() if v is not None}}
-        url = res.path(namespace) + "?" + urlencode(q)
-        async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
-                                    ) as r:
+        target = http.request_target(res.path(namespace), urlencode(q))
+        async with self.pool.stream(target, read_timeout=timeout_seconds + 30) as r:
             if r.status >= 400:
                 raise _error(r.status, await r.read())
-            async for line in r.content:
+            async for line in r:
                 if line.strip():
                     yield orjson.loads(line)
 
@@ -235,10 +231,9 @@ async def wait_ready(client: Client, deadline_s: float = 30) -> None:
     end = loop.time() + deadline_s
     while True:
         try:
-            async with client.session.get("/readyz") as r:
-                if r.status == 200:
-                    return
-        except aiohttp.ClientError:
+            if (await client.pool.request("GET", "/readyz", request_timeout=10)).status == 200:
+                return
+        except (OSError, TimeoutError):
             pass
         if loop.time() > end:
             raise TimeoutError("API server not ready")

@@ -40,12 +40,14 @@ from kybernetes.client.rest import (
     PODDISRUPTIONBUDGETS,
     PODS,
     PVCS,
+    PVS,
     REPLICASETS,
     REPLICATIONCONTROLLERS,
     SECRETS,
     SERVICEACCOUNTS,
     SERVICES,
     STATEFULSETS,
+    STORAGECLASSES,
     Client,
     Resource,
 )
@@ -57,7 +59,9 @@ from kybernetes.controllers import (
     garbagecollector,
     horizontalpodautoscaler,
     namespace,
+    nodeipam,
     nodelifecycle,
+    persistentvolume,
     replicaset,
     replicationcontroller,
     resourcequota,
@@ -96,6 +100,7 @@ class ControllerContext:
     found: discovery.DiscoveryResult = field(default_factory=lambda: discovery.DiscoveryResult((), {}))
     custom_resources: list[Resource] = field(default_factory=list)
     recorders: dict[str, EventRecorder] = field(default_factory=dict)
+    ipam: nodeipam.IPAMConfig | None = None  # node pod ranges to allocate (None: --allocate-node-cidrs off)
 
     def recorder(self, component: str) -> EventRecorder:
         if component not in self.recorders:
@@ -168,6 +173,14 @@ def _nodelifecycle(ctx: ControllerContext) -> Runnable:
                                                  ctx.recorder("node-controller"))
 
 
+def _nodeipam(ctx: ControllerContext) -> Runnable | None:
+    if ctx.ipam is None:
+        log.info("no cluster CIDR given: not allocating node pod ranges")
+        return None
+    return nodeipam.NodeIPAMController(ctx.informers.informer(NODES), ctx.client, ctx.recorder("cidrAllocator"),
+                                       ctx.ipam)
+
+
 def _tainteviction(ctx: ControllerContext) -> Runnable:
     inf = ctx.informers.informer
     return tainteviction.TaintEvictionController(inf(NODES), inf(PODS), ctx.client,
@@ -194,6 +207,12 @@ def _horizontalpodautoscaling(ctx: ControllerContext) -> Runnable:
                                                         kinds=ctx.found.by_kind())
 
 
+def _persistentvolume_binder(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return persistentvolume.PersistentVolumeController(inf(PVS), inf(PVCS), inf(STORAGECLASSES), ctx.client,
+                                                       ctx.recorder("persistentvolume-controller"))
+
+
 #: name → (builder, workers). The one place a controller is registered; workers follow
 #: kube-controller-manager's ``--concurrent-*-syncs`` defaults.
 CONTROLLERS: dict[str, tuple[Builder, int]] = {
@@ -207,10 +226,12 @@ CONTROLLERS: dict[str, tuple[Builder, int]] = {
     "endpoints": (_endpoints, 5),
     "endpointslice": (_endpointslice, 5),
     "nodelifecycle": (_nodelifecycle, 8),
+    "nodeipam": (_nodeipam, 10),
     "taint-eviction-controller": (_tainteviction, 8),
     "resourcequota": (_resourcequota, 5),
     "disruption": (_disruption, 1),
     "horizontalpodautoscaling": (_horizontalpodautoscaling, 5),
+    "persistentvolume-binder": (_persistentvolume_binder, 1),
     **workloads.CONTROLLERS,  # statefulset, daemonset, job, cronjob, ttl-after-finished, podgc
 }
 
@@ -245,14 +266,14 @@ async def _discover(client: Client, stop: asyncio.Event) -> tuple[discovery.Disc
 
 
 async def run_controllers(client: Client, stop: asyncio.Event, *, root_ca_pem: str = "",
-                          enabled: Iterable[str] | None = None) -> None:
+                          enabled: Iterable[str] | None = None, ipam: nodeipam.IPAMConfig | None = None) -> None:
     """Build and run the controllers until ``stop`` is set (no leader election)."""
     names = list(enabled) if enabled is not None else list(CONTROLLERS)
     unknown = [n for n in names if n not in CONTROLLERS]
     if unknown:
         raise ValueError(f"unknown controllers {unknown}; known: {', '.join(CONTROLLERS)}")
     found, custom = await _discover(client, stop)
-    ctx = ControllerContext(client, SharedInformerFactory(client), root_ca_pem, found, custom)
+    ctx = ControllerContext(client, SharedInformerFactory(client), root_ca_pem, found, custom, ipam=ipam)
     running: list[tuple[Runnable, int]] = []
     for name in names:
         builder, workers = CONTROLLERS[name]
@@ -281,12 +302,13 @@ async def run_controllers(client: Client, stop: asyncio.Event, *, root_ca_pem: s
 
 
 async def run_controller_manager(client: Client, stop: asyncio.Event, identity: str = "", *, root_ca_pem: str = "",
-                                 leader_elect: bool = True, controllers: Iterable[str] | None = None) -> None:
+                                 leader_elect: bool = True, controllers: Iterable[str] | None = None,
+                                 ipam: nodeipam.IPAMConfig | None = None) -> None:
     """Entry point for ``kyb controller-manager`` and ``kyb server``: returns once ``stop`` is set."""
     identity = identity or default_identity()
     enabled = list(controllers) if controllers is not None else None
     if not leader_elect:
-        await run_controllers(client, stop, root_ca_pem=root_ca_pem, enabled=enabled)
+        await run_controllers(client, stop, root_ca_pem=root_ca_pem, enabled=enabled, ipam=ipam)
         return
 
     async def lead(lost: asyncio.Event) -> None:
@@ -299,7 +321,7 @@ async def run_controller_manager(client: Client, stop: asyncio.Event, identity: 
             with contextlib.suppress(ApiError):
                 lease = await client.get(LEASES, LEASE_NAME, LEASE_NAMESPACE)
                 recorder.record(lease, NORMAL, "LeaderElection", f"{identity} became leader")
-            await run_controllers(client, halt, root_ca_pem=root_ca_pem, enabled=enabled)
+            await run_controllers(client, halt, root_ca_pem=root_ca_pem, enabled=enabled, ipam=ipam)
         finally:
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -12,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["DEFAULT_CLUSTER_DNS", "DEFAULT_CLUSTER_DOMAIN", "KubeletConfig"]
+__all__ = ["DEFAULT_CLUSTER_DNS", "DEFAULT_CLUSTER_DOMAIN", "DEFAULT_EVICTION_HARD", "KubeletConfig"]
 
 DEFAULT_CLUSTER_DNS = "10.43.0.10"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+#: the first node's pod range with the default cluster CIDR (what a single-node server gets)
 DEFAULT_POD_CIDR = "10.42.0.0/24"
+#: the kubelet's default ``evictionHard`` on Linux
+DEFAULT_EVICTION_HARD = {"memory.available": "100Mi", "nodefs.available": "10%", "nodefs.inodesFree": "5%",
+                         "imagefs.available": "15%"}
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,22 @@ class KubeletConfig:
     labels: dict[str, str] = field(default_factory=dict)
     #: images never pulled when present (the built-in offline images), as containerd names them
     offline_images: frozenset[str] = frozenset()
-    #: CNI: bridge name and pod subnet used when the agent writes its own conflist
+    #: CNI: bridge name and pod subnet used when the agent writes its own conflist; an empty subnet
+    #: means the Node's ``spec.podCIDR`` (the agent waits for the controller manager to assign it)
     cni_bridge: str = "kyb0"
-    pod_cidr: str = DEFAULT_POD_CIDR
+    pod_cidr: str = ""
+    #: seconds between cgroup samples (cAdvisor's housekeeping); CPU rates span two samples
+    stats_period: float = 10.0
+    #: container log rotation (``containerLogMaxSize``, ``containerLogMaxFiles``, monitor period)
+    container_log_max_size: int = 10 * 1024 * 1024
+    container_log_max_files: int = 5
+    container_log_monitor_period: float = 10.0
+    #: hard eviction thresholds (``evictionHard``) that set the node's pressure conditions
+    eviction_hard: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
+    #: how long a pressure condition stays after its threshold stopped being met
+    eviction_pressure_transition_period: float = 300.0
+    #: k3s-style registries.yaml (mirrors, plain-HTTP endpoints, TLS, auth); None: <data-dir>/agent/etc/registries.yaml
+    registries: Path | None = None
 
     @classmethod
     def for_data_dir(cls, node_name: str, node_ip: str, data_dir: Path, **overrides: object) -> KubeletConfig:

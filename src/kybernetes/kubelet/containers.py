@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kybernetes.kubelet import env, hosts, images, lifecycle, resources, sandbox
+from kybernetes.kubelet import containerref, env, hosts, images, lifecycle, resources, sandbox
 from kybernetes.kubelet.context import KubeletContext
 from kybernetes.kubelet.podstate import (
     CONTAINER_HASH_ANNOTATION,
+    CONTAINER_IMAGE_ANNOTATION,
     TERMINATION_MESSAGE_PATH_ANNOTATION,
     TERMINATION_MESSAGE_POLICY_ANNOTATION,
 )
 from kybernetes.runtime import criconfig, errors
+from kybernetes.runtime.images import normalize
 from kybernetes.runtime.proto import cri_pb2 as api
 
 __all__ = ["StartError", "container_hash", "log_symlink_path", "start_container"]
@@ -106,7 +108,7 @@ async def _mounts(kc: KubeletContext, pod: Obj, ctr: Obj, ref: SandboxRef, envs:
                 mode = (await asyncio.to_thread(base.stat)).st_mode & 0o7777
                 await asyncio.to_thread(host.mkdir, mode, True, True)
         out.append(criconfig.Mount(container_path=vm.get("mountPath", ""), host_path=str(host),
-                                   readonly=bool(vm.get("readOnly")),
+                                   readonly=bool(vm.get("readOnly")) or kc.volumes.read_only(pod, vm.get("name", "")),
                                    propagation=_PROPAGATION.get(vm.get("mountPropagation") or "", api.PROPAGATION_PRIVATE)))
     spec = pod.get("spec") or {}
     if mounts_hosts and (ref.pod_ips or spec.get("hostNetwork")):
@@ -145,9 +147,10 @@ async def _link_log(kc: KubeletContext, pod: Obj, name: str, container_id: str, 
 async def start_container(kc: KubeletContext, pod: Obj, ctr: Obj, ref: SandboxRef, restart_count: int) -> str:
     """Pull, create and start ``ctr`` as attempt ``restart_count``; returns its ID or raises :class:`StartError`."""
     name = ctr.get("name", "")
+    where = containerref.field_path(pod, name)
 
     def rec(type_: str, reason: str, message: str) -> None:
-        kc.record(pod, type_, reason, message)
+        kc.record(pod, type_, reason, message, where)
 
     try:
         image_ref = await kc.images.ensure(pod, ctr, rec, ref.config)
@@ -168,7 +171,8 @@ async def start_container(kc: KubeletContext, pod: Obj, ctr: Obj, ref: SandboxRe
     qos = resources.qos_class(pod.get("spec") or {})
     res = resources.container_resources(ctr, qos, memory_capacity=kc.memory_capacity,
                                         min_oom_score_adj=kc.cfg.min_oom_score_adj)
-    annotations = {CONTAINER_HASH_ANNOTATION: container_hash(ctr)}
+    annotations = {CONTAINER_HASH_ANNOTATION: container_hash(ctr),
+                   CONTAINER_IMAGE_ANNOTATION: normalize(ctr.get("image", ""))}
     if ctr.get("terminationMessagePath"):
         annotations[TERMINATION_MESSAGE_PATH_ANNOTATION] = ctr["terminationMessagePath"]
         annotations[TERMINATION_MESSAGE_POLICY_ANNOTATION] = ctr.get("terminationMessagePolicy") or "File"

@@ -14,9 +14,10 @@ from typing import Any
 
 from kybernetes.api.printing import parse_time
 from kybernetes.client.errors import NotFoundError
-from kybernetes.client.rest import CONFIGMAPS, SECRETS, SERVICEACCOUNTS, Client
+from kybernetes.client.rest import CONFIGMAPS, PVCS, PVS, SECRETS, SERVICEACCOUNTS, Client
 from kybernetes.kubelet.backoff import Backoff
 from kybernetes.kubelet.config import KubeletConfig
+from kybernetes.kubelet.containerref import EventSink
 from kybernetes.kubelet.dns import DNSSettings
 from kybernetes.kubelet.images import ImageManager
 from kybernetes.kubelet.pleg import PLEG
@@ -27,7 +28,6 @@ from kybernetes.runtime import cri
 __all__ = ["ApiObjects", "EventSink", "KubeletContext"]
 
 Obj = dict[str, Any]
-EventSink = Callable[[Obj, str, str, str], None]  # (pod, type, reason, message)
 
 
 @dataclass
@@ -50,7 +50,7 @@ class KubeletContext:
 
 
 class ApiObjects:
-    """ConfigMaps, Secrets and service-account tokens read through the API."""
+    """ConfigMaps, Secrets, PersistentVolumeClaims/Volumes and service-account tokens read through the API."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -64,6 +64,18 @@ class ApiObjects:
     async def secret(self, namespace: str, name: str) -> Obj | None:
         try:
             return await self.client.get(SECRETS, name, namespace)
+        except NotFoundError:
+            return None
+
+    async def pvc(self, namespace: str, name: str) -> Obj | None:
+        try:
+            return await self.client.get(PVCS, name, namespace)
+        except NotFoundError:
+            return None
+
+    async def pv(self, name: str) -> Obj | None:
+        try:
+            return await self.client.get(PVS, name)
         except NotFoundError:
             return None
 

@@ -1,7 +1,9 @@
 """Hollow nodes (like kwok): one agent process simulates N kubelets without containers. Each node is
 registered, heartbeats through its Lease in kube-node-lease (every 10 s) and posts node status (every
 60 s); pods bound to it are reported Running and Ready at once, with a pod IP from the node's podCIDR
-(``spec.podCIDR``, else derived: 10.42.<i>.0/24 for up to 256 nodes, /24s of 100.64.0.0/10 beyond)
+(``spec.podCIDR`` as the controller manager's nodeipam assigns it, read back from the API's answers
+and, while missing, at most every 5 s when a pod needs an address; else derived: 10.42.<i>.0/24 for
+up to 256 nodes, /24s of 100.64.0.0/10 beyond)
 and containerd-looking container statuses. A pod being deleted is "stopped" at once and removed
 with ``DELETE gracePeriodSeconds=0`` (uid precondition).
 
@@ -43,6 +45,7 @@ NODE_IP_BASE = ipaddress.IPv4Address("198.18.0.0")  # RFC 2544 benchmarking rang
 SMALL_POD_RANGE = ipaddress.IPv4Network("10.42.0.0/16")
 LARGE_POD_RANGE = ipaddress.IPv4Network("100.64.0.0/10")
 TICK = 0.1
+CIDR_RECHECK = 5.0  # seconds between reads of a Node still without podCIDR, when a pod needs an IP
 ASSIGNED = "spec.nodeName!="
 
 
@@ -167,14 +170,24 @@ def pod_status(pod: Obj, host_ip: str, pod_ip: str, now: str, exit_code: int | N
 
 
 class _Node:
-    __slots__ = ("cfg", "ips", "lease", "network", "obj")
+    __slots__ = ("assigned", "cfg", "checked", "ips", "lease", "network", "obj")
 
     def __init__(self, cfg: NodeConfig, network: ipaddress.IPv4Network) -> None:
         self.cfg = cfg
-        self.network = network
+        self.network = network  # derived until the Node has a spec.podCIDR
+        self.assigned = False
+        self.checked = 0.0  # monotonic time the Node was last read for its podCIDR
         self.ips: dict[str, str] = {}  # pod uid → IP
         self.obj: Obj | None = None
         self.lease: Obj | None = None
+
+    def adopt(self, obj: Obj) -> None:
+        """Remember the Node as the API returned it, with its podCIDR (IPv4) once assigned."""
+        self.obj = obj
+        cidr = (obj.get("spec") or {}).get("podCIDR") or ""
+        if cidr and not self.assigned and ":" not in cidr:
+            self.network = ipaddress.IPv4Network(cidr)
+            self.assigned = True
 
     def allocate(self, uid: str, current: str = "") -> str:
         """The pod's IP: kept if it has one, else the lowest free host address after the gateway (.1)."""
@@ -192,8 +205,12 @@ class _Node:
 
 
 class HollowAgent:
-    def __init__(self, client: Client, cfg: HollowConfig) -> None:
+    """``client`` watches pods; each node writes through its own client (``node_clients``, by node name:
+    a kubelet acts as ``system:node:<name>``) or, for nodes without one, through ``client``."""
+
+    def __init__(self, client: Client, cfg: HollowConfig, node_clients: dict[str, Client] | None = None) -> None:
         self.client = client
+        self.node_clients = dict(node_clients or {})
         self.cfg = cfg
         self.nodes: dict[str, _Node] = {}
         for i in range(cfg.count):
@@ -208,6 +225,9 @@ class HollowAgent:
         self.ready = asyncio.Event()
         self._sem = asyncio.Semaphore(cfg.concurrency)
 
+    def _client(self, n: _Node) -> Client:
+        return self.node_clients.get(n.cfg.name, self.client)
+
     # --- registration and heartbeats ---------------------------------------------------------------
     async def register(self) -> None:
         await asyncio.gather(*(self._register(n) for n in self.nodes.values()))
@@ -218,13 +238,10 @@ class HollowAgent:
         async with self._sem:
             body = nodestatus.build_node(n.cfg)
             try:
-                n.obj = await self.client.create(NODES, body)
+                n.adopt(await self._client(n).create(NODES, body))
             except AlreadyExistsError:
-                n.obj = await self.client.get(NODES, n.cfg.name)
+                n.adopt(await self._client(n).get(NODES, n.cfg.name))
                 await self._post_status(n)
-            spec = (n.obj or {}).get("spec") or {}
-            if spec.get("podCIDR"):
-                n.network = ipaddress.IPv4Network(spec["podCIDR"])
             await self._renew(n)
 
     async def _renew(self, n: _Node) -> None:
@@ -233,12 +250,12 @@ class HollowAgent:
         try:
             if n.lease is None:
                 try:
-                    n.lease = await self.client.create(LEASES, nodestatus.lease(n.obj, self.cfg.lease_duration, now),
+                    n.lease = await self._client(n).create(LEASES, nodestatus.lease(n.obj, self.cfg.lease_duration, now),
                                                        "kube-node-lease")
                     return
                 except AlreadyExistsError:
-                    n.lease = await self.client.get(LEASES, n.cfg.name, "kube-node-lease")
-            n.lease = await self.client.replace(
+                    n.lease = await self._client(n).get(LEASES, n.cfg.name, "kube-node-lease")
+            n.lease = await self._client(n).replace(
                 LEASES, {**n.lease, "spec": {**(n.lease.get("spec") or {}), "renewTime": now}}, "kube-node-lease")
         except (ConflictError, NotFoundError):
             n.lease = None  # re-read or re-create next time
@@ -253,7 +270,7 @@ class HollowAgent:
                   "capacity": nodestatus.capacity(n.cfg), "allocatable": nodestatus.allocatable(n.cfg),
                   "addresses": nodestatus.addresses(n.cfg), "nodeInfo": nodestatus.node_info(n.cfg)}
         try:
-            n.obj = await self.client.patch(NODES, n.cfg.name, {"status": status}, subresource="status")
+            n.adopt(await self._client(n).patch(NODES, n.cfg.name, {"status": status}, subresource="status"))
         except (ApiError, OSError, TimeoutError) as e:
             log.debug("posting status of %s: %s", n.cfg.name, e)
 
@@ -312,7 +329,7 @@ class HollowAgent:
             return
         if md.get("deletionTimestamp"):
             with contextlib.suppress(NotFoundError, ConflictError):
-                await self.client.delete(PODS, md["name"], md.get("namespace"), gracePeriodSeconds=0,
+                await self._client(n).delete(PODS, md["name"], md.get("namespace"), gracePeriodSeconds=0,
                                          preconditions={"uid": md.get("uid")})
             n.ips.pop(md.get("uid", ""), None)
             return
@@ -339,9 +356,13 @@ class HollowAgent:
         if running and exit_code and spec.get("restartPolicy") == "OnFailure" and any(
                 int(s.get("restartCount") or 0) for s in status.get("containerStatuses") or []):
             return  # the one simulated restart was already reported
+        if not n.assigned and md.get("uid", "") not in n.ips and time.monotonic() - n.checked > CIDR_RECHECK:
+            n.checked = time.monotonic()  # the controller manager assigns podCIDRs just after registration
+            with contextlib.suppress(ApiError, OSError, TimeoutError):
+                n.adopt(await self._client(n).get(NODES, n.cfg.name))
         ip = n.allocate(md.get("uid", ""), status.get("podIP") or "")
         new = pod_status(pod, n.cfg.internal_ip, ip, format_time(), exit_code)
-        await self.client.patch(PODS, md["name"], {"metadata": {"uid": md.get("uid")}, "status": new},
+        await self._client(n).patch(PODS, md["name"], {"metadata": {"uid": md.get("uid")}, "status": new},
                                 md.get("namespace"), subresource="status")
         if exit_code is None and ANNOTATION_EXIT_CODE in ann and spec.get("restartPolicy") in ("Never", "OnFailure"):
             self.queue.add_after(key, float(ann.get(ANNOTATION_RUNTIME) or 0))
@@ -375,7 +396,8 @@ class HollowAgent:
 
 async def run_hollow_agent(client: Client, stop: asyncio.Event, count: int, prefix: str = "hollow-",
                            labels: dict[str, str] | None = None, taints: tuple[Obj, ...] = (), cpu: str = "4",
-                           memory: str = "16Gi", pods: int = 110, **options: Any) -> None:
+                           memory: str = "16Gi", pods: int = 110, node_clients: dict[str, Client] | None = None,
+                           **options: Any) -> None:
     """Register ``count`` hollow nodes and run their kubelets until ``stop``."""
     cfg = HollowConfig(count, prefix, dict(labels or {}), tuple(taints), cpu, memory, pods, **options)
-    await HollowAgent(client, cfg).run(stop)
+    await HollowAgent(client, cfg, node_clients).run(stop)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
-from kybernetes.kubelet import probes
+from kybernetes.kubelet import containerref, probes
+from kybernetes.kubelet.containerref import EventSink
 from kybernetes.runtime import cri, errors
 
 __all__ = ["MIN_GRACE_PERIOD", "format_pod", "grace_period", "kill_container", "run_hook"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-EventSink = Callable[[Obj, str, str, str], None]
 MIN_GRACE_PERIOD = 2
 
 
@@ -77,7 +76,8 @@ async def kill_container(runtime: cri.RuntimeClient, record: EventSink, pod: Obj
                          container_id: str, *, name: str, running: bool, grace: int, message: str = "",
                          pod_ip: str = "") -> None:
     """Stop one container gracefully: Killing event, preStop hook, StopContainer(remaining grace)."""
-    record(pod, "Normal", "Killing", message or f"Stopping container {name}")
+    where = containerref.field_path(pod, name)
+    record(pod, "Normal", "Killing", message or f"Stopping container {name}", where)
     pre_stop = ((container or {}).get("lifecycle") or {}).get("preStop")
     if pre_stop and running:
         t0 = time.monotonic()
@@ -89,7 +89,7 @@ async def kill_container(runtime: cri.RuntimeClient, record: EventSink, pod: Obj
             failure = None
             log.info("preStop hook of %s/%s did not complete in %ds", format_pod(pod), name, grace)
         if failure:
-            record(pod, "Warning", "FailedPreStopHook", failure)
+            record(pod, "Warning", "FailedPreStopHook", failure, where)
         grace -= int(time.monotonic() - t0)
     grace = max(grace, MIN_GRACE_PERIOD)
     try:

@@ -5,7 +5,8 @@ calls :meth:`NodeAgent.register`, then runs :meth:`NodeAgent.run` beside the pod
 object is :mod:`.nodestatus`'s (shared with the hollow kubelet) filled with what this host has: CPUs,
 memory (``MemTotal``), ephemeral storage (the data directory's filesystem), 110 pods; allocatable keeps
 back the kubelet's default hard-eviction thresholds (100Mi memory, 10 % of storage). Ready follows the
-runtime's RuntimeReady/NetworkReady. The Lease in ``kube-node-lease`` is renewed every 10 s.
+runtime's RuntimeReady/NetworkReady; the pressure conditions follow the ``pressure`` callable (the
+agent's :class:`~.pressure.PressureTracker`). The Lease in ``kube-node-lease`` is renewed every 10 s.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ class NodeAgent:
     """Registers the node and keeps it (and its Lease) fresh."""
 
     def __init__(self, client: Client, cfg: KubeletConfig, *, kubelet_port: int, runtime_version: str,
-                 runtime_ready: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
+                 runtime_ready: Callable[[], Awaitable[tuple[bool, str]]],
+                 pressure: Callable[[], frozenset[str]] = frozenset) -> None:
         self.client = client
+        self.pressure = pressure
         self.cfg = cfg
         self.kubelet_port = kubelet_port
         self.runtime_version = runtime_version
@@ -93,16 +96,16 @@ class NodeAgent:
     async def _status(self, now: str) -> Obj:
         assert self.node_config is not None
         ncfg = self.node_config
-        status = nodestatus.node_status(ncfg, now, nodestatus.transition_times(self.node or {}))
+        transitions = nodestatus.transition_times(self.node or {})
+        status = nodestatus.node_status(ncfg, now, transitions, self.pressure())
         status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": self.kubelet_port}}
         ok, message = await self.runtime_ready()
         if not ok:
             for c in status["conditions"]:
                 if c["type"] == "Ready":
-                    c.update(status="False", reason="KubeletNotReady", message=message)
-                    prev = {x.get("type"): x for x in ((self.node or {}).get("status") or {}).get("conditions") or []}
-                    if (prev.get("Ready") or {}).get("status") != "False":
-                        c["lastTransitionTime"] = now
+                    prev_status, since = transitions.get("Ready", ("", ""))
+                    c.update(status="False", reason="KubeletNotReady", message=message,
+                             lastTransitionTime=since if prev_status == "False" and since else now)
         self.allocatable = dict(status["allocatable"])
         return status
 

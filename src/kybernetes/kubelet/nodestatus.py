@@ -1,7 +1,8 @@
 """The Node object a kubelet registers and the status it posts: labels the kubelet owns, capacity and
 allocatable, addresses, nodeInfo, and the MemoryPressure/DiskPressure/PIDPressure/Ready conditions
-with Kubernetes' reasons and messages. Shared by the hollow kubelet (``hollow.py``) and, later, the
-real one; it builds dicts and does no I/O. Upstream: pkg/kubelet/nodestatus/setters.go.
+with Kubernetes' reasons and messages (a pressure condition turns True while :mod:`.pressure` reports
+it). Shared by the hollow kubelet (``hollow.py``) and the real one (``node.py``); it builds dicts and
+does no I/O. Upstream: pkg/kubelet/nodestatus/setters.go.
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ HEALTHY_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
     ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
     ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
 )
+# pressure condition type → (reason, message) while the eviction thresholds say the node is under it
+PRESSURE_CONDITIONS: dict[str, tuple[str, str]] = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
+# pressure condition type → (event reason when it clears, event reason when it sets in) on the Node
+PRESSURE_EVENTS: dict[str, tuple[str, str]] = {
+    "MemoryPressure": ("NodeHasSufficientMemory", "NodeHasInsufficientMemory"),
+    "DiskPressure": ("NodeHasNoDiskPressure", "NodeHasDiskPressure"),
+    "PIDPressure": ("NodeHasSufficientPID", "NodeHasInsufficientPID"),
+}
 
 
 def go_arch() -> str:
@@ -101,11 +114,19 @@ def allocatable(cfg: NodeConfig) -> dict[str, str]:
     return cap
 
 
-def conditions(now: str, transitions: dict[str, str] | None = None) -> list[Obj]:
-    """The four kubelet conditions, healthy; ``transitions`` keeps earlier lastTransitionTimes."""
+def conditions(now: str, transitions: dict[str, tuple[str, str]] | None = None,
+               pressure: frozenset[str] = frozenset()) -> list[Obj]:
+    """The four kubelet conditions: healthy, except the pressure types in ``pressure``. ``transitions``
+    (from :func:`transition_times`) keeps a lastTransitionTime while a condition's status stays the same."""
     transitions = transitions or {}
-    return [{"type": t, "status": s, "lastHeartbeatTime": now, "lastTransitionTime": transitions.get(t, now),
-             "reason": r, "message": m} for t, s, r, m in HEALTHY_CONDITIONS]
+    out = []
+    for t, s, r, m in HEALTHY_CONDITIONS:
+        if t in pressure and t in PRESSURE_CONDITIONS:
+            s, (r, m) = "True", PRESSURE_CONDITIONS[t]
+        status, since = transitions.get(t, ("", ""))
+        out.append({"type": t, "status": s, "lastHeartbeatTime": now,
+                    "lastTransitionTime": since if status == s and since else now, "reason": r, "message": m})
+    return out
 
 
 def node_info(cfg: NodeConfig) -> Obj:
@@ -121,8 +142,10 @@ def addresses(cfg: NodeConfig) -> list[Obj]:
     return [{"type": "InternalIP", "address": cfg.internal_ip}, {"type": "Hostname", "address": cfg.name}]
 
 
-def node_status(cfg: NodeConfig, now: str, transitions: dict[str, str] | None = None) -> Obj:
-    return {"capacity": capacity(cfg), "allocatable": allocatable(cfg), "conditions": conditions(now, transitions),
+def node_status(cfg: NodeConfig, now: str, transitions: dict[str, tuple[str, str]] | None = None,
+                pressure: frozenset[str] = frozenset()) -> Obj:
+    return {"capacity": capacity(cfg), "allocatable": allocatable(cfg),
+            "conditions": conditions(now, transitions, pressure),
             "addresses": addresses(cfg), "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
             "nodeInfo": node_info(cfg)}
 
@@ -153,8 +176,7 @@ def lease(node: Obj, duration_seconds: int, now_micro: str) -> Obj:
             "spec": {"holderIdentity": md["name"], "leaseDurationSeconds": duration_seconds, "renewTime": now_micro}}
 
 
-def transition_times(node: Obj) -> dict[str, str]:
-    """lastTransitionTime per condition type of a stored node (kept while the status stays the same)."""
-    return {c.get("type", ""): c.get("lastTransitionTime", "")
-            for c in (node.get("status") or {}).get("conditions") or []
-            if any(c.get("type") == t and c.get("status") == s for t, s, _, _ in HEALTHY_CONDITIONS)}
+def transition_times(node: Obj) -> dict[str, tuple[str, str]]:
+    """(status, lastTransitionTime) per condition type of a stored node."""
+    return {c.get("type", ""): (c.get("status", ""), c.get("lastTransitionTime", ""))
+            for c in (node.get("status") or {}).get("conditions") or []}

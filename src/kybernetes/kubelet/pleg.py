@@ -49,8 +49,9 @@ def sandbox_info(sb: api.PodSandbox, status: api.PodSandboxStatus | None) -> San
 def container_info(c: api.Container, st: api.ContainerStatus | None, message: str = "") -> ContainerInfo:
     """A :class:`ContainerInfo` from ListContainers (+ ContainerStatus for exit code and times)."""
     state = _STATES.get(c.state, podstate.UNKNOWN)
+    spec_image = c.annotations.get(podstate.CONTAINER_IMAGE_ANNOTATION, "")
     info = ContainerInfo(id=c.id, name=c.metadata.name, attempt=c.metadata.attempt, state=state,
-                         sandbox_id=c.pod_sandbox_id, created_at=_sec(c.created_at), image=c.image.image,
+                         sandbox_id=c.pod_sandbox_id, created_at=_sec(c.created_at), image=spec_image or c.image.image,
                          image_ref=c.image_ref, hash=c.annotations.get(podstate.CONTAINER_HASH_ANNOTATION, ""))
     if st is None:
         return info
@@ -58,7 +59,7 @@ def container_info(c: api.Container, st: api.ContainerStatus | None, message: st
         id=info.id, name=info.name, attempt=info.attempt, state=_STATES.get(st.state, podstate.UNKNOWN),
         sandbox_id=info.sandbox_id, created_at=_sec(st.created_at) or info.created_at,
         started_at=_sec(st.started_at), finished_at=_sec(st.finished_at), exit_code=st.exit_code,
-        reason=st.reason, message=message or st.message, image=st.image.image or info.image,
+        reason=st.reason, message=message or st.message, image=spec_image or st.image.image or info.image,
         image_ref=st.image_ref or info.image_ref, hash=info.hash, log_path=st.log_path)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CONTAINER_HASH_ANNOTATION",
+    "CONTAINER_IMAGE_ANNOTATION",
     "CREATED",
     "EXITED",
     "RUNNING",
@@ -25,6 +26,9 @@ __all__ = [
 
 CREATED, RUNNING, EXITED, UNKNOWN = "created", "running", "exited", "unknown"
 CONTAINER_HASH_ANNOTATION = "io.kubernetes.container.hash"
+#: the image as the pod spec names it, fully qualified: containerd reports the first of an image's tags,
+#: another name when several tags share one image (as the built-in offline nginx tags do)
+CONTAINER_IMAGE_ANNOTATION = "io.kubernetes.container.image"
 TERMINATION_MESSAGE_PATH_ANNOTATION = "io.kubernetes.container.terminationMessagePath"
 TERMINATION_MESSAGE_POLICY_ANNOTATION = "io.kubernetes.container.terminationMessagePolicy"
 

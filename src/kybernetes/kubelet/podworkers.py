@@ -88,6 +88,16 @@ class _Worker:
     task: asyncio.Task[None] | None = None
 
 
+def _differs_for_sync(old: Obj, new: Obj) -> bool:
+    """Whether an update asks for a sync: spec, labels, annotations or deletion changed (upstream's
+    ``checkAndUpdatePod``); status written by anyone is not a reason."""
+    if old.get("spec") != new.get("spec"):
+        return True
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return any(om.get(k) != nm.get(k) for k in ("labels", "annotations", "deletionTimestamp",
+                                                "deletionGracePeriodSeconds"))
+
+
 class PodWorkers:
     """All pod workers of a node."""
 
@@ -109,7 +119,9 @@ class PodWorkers:
             w = self.workers[uid] = _Worker(uid, pod)
             w.task = asyncio.create_task(self._run(w), name=f"pod-worker-{pod['metadata'].get('name')}")
         elif not w.gone:
-            w.pod = pod
+            old, w.pod = w.pod, pod
+            if not _differs_for_sync(old, pod):
+                return  # a status-only change (often our own write): no sync, as the kubelet's pod config
         w.wake.set()
 
     def remove(self, pod: Obj) -> None:

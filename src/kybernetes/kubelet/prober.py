@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kybernetes.kubelet import podstate, probes
+from kybernetes.kubelet import containerref, podstate, probes
+from kybernetes.kubelet.containerref import EventSink
 from kybernetes.kubelet.podstate import PodRuntime
 from kybernetes.runtime import cri
 
@@ -28,7 +29,6 @@ __all__ = ["LIVENESS", "PROBE_TYPES", "READINESS", "STARTUP", "ProbeManager"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-EventSink = Callable[[Obj, str, str, str], None]  # (pod, type, reason, message)
 LIVENESS, READINESS, STARTUP = "liveness", "readiness", "startup"
 PROBE_TYPES = {LIVENESS: "livenessProbe", READINESS: "readinessProbe", STARTUP: "startupProbe"}
 
@@ -193,7 +193,8 @@ class ProbeManager:
                                           seconds=float(probe.get("timeoutSeconds") or 1))
         if not result.ok:
             verb = "errored" if result.error else "failed"
-            self.record(pod, "Warning", "Unhealthy", f"{w.kind.capitalize()} probe {verb}: {result.output}")
+            self.record(pod, "Warning", "Unhealthy", f"{w.kind.capitalize()} probe {verb}: {result.output}",
+                        containerref.field_path(pod, ctr.get("name", "")))
         if w.last == result.ok:
             w.run += 1
         else:

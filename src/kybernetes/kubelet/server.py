@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server; this slice serves container logs (exec/attach/port-forward come later).
+"""The kubelet's HTTPS server: container logs, exec/attach/port-forward (:mod:`.streaming`), stats.
 
 Role: the agent starts :class:`KubeletServer` on ``<node-ip>:<port>`` and publishes the port in
 ``node.status.daemonEndpoints.kubeletEndpoint.Port``; the API server proxies ``pods/log`` to it.
@@ -9,7 +9,9 @@ Role: the agent starts :class:`KubeletServer` on ``<node-ip>:<port>`` and publis
 following a running container); errors are plain text like the kubelet's: 400 for bad options or a
 container without logs (``container "c" in pod "p" is waiting to start: ContainerCreating``, ``previous
 terminated container "c" in pod "p" not found``), 404 for an unknown pod or container, 401 without
-credentials. ``GET /healthz`` answers ``ok``.
+credentials. ``/exec``, ``/attach`` and ``/portForward`` are described in :mod:`.streaming`.
+``GET /stats/summary`` answers the Summary API document (:mod:`.stats`). ``GET /healthz``
+answers ``ok``.
 
 Authentication: a TLS client certificate verified against ``client_ca_file`` (the cluster CA); without a
 configured CA every caller is accepted (development only, logged at start).
@@ -28,6 +30,7 @@ from aiohttp import web
 
 from kybernetes.kubelet import logs, tls
 from kybernetes.kubelet.config import KubeletConfig
+from kybernetes.kubelet.streaming import StreamingHandlers
 from kybernetes.runtime import cri, errors
 from kybernetes.runtime.proto import cri_pb2 as api
 
@@ -85,10 +88,12 @@ def container_id_for_logs(pod_name: str, status: Obj, container: str, previous: 
 class KubeletServer:
     """HTTPS endpoints of one node agent."""
 
-    def __init__(self, cfg: KubeletConfig, pods: PodLookup, runtime: cri.RuntimeClient) -> None:
+    def __init__(self, cfg: KubeletConfig, pods: PodLookup, runtime: cri.RuntimeClient,
+                 summary: Callable[[], Obj] | None = None) -> None:
         self.cfg = cfg
         self.pods = pods
         self.runtime = runtime
+        self.summary = summary
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -108,6 +113,9 @@ class KubeletServer:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
+        for path, handler in StreamingHandlers(self.pods, self.runtime).routes():
+            app.router.add_route("*", path, handler)
+        app.router.add_get("/stats/summary", self._stats_summary)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host = self.cfg.server_address or self.cfg.node_ip or "0.0.0.0"
@@ -138,6 +146,11 @@ class KubeletServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _stats_summary(self, request: web.Request) -> web.Response:
+        if self.summary is None:
+            return web.Response(status=404, text="404 page not found")
+        return web.json_response(self.summary())
 
     async def _container_logs(self, request: web.Request) -> web.StreamResponse:
         ns, name, container = (request.match_info["namespace"], request.match_info["pod"],

@@ -21,6 +21,7 @@ from typing import Any
 
 from kybernetes.kubelet import containers, lifecycle, podstate, resources, sandbox, status, termination
 from kybernetes.kubelet.backoff import go_duration
+from kybernetes.kubelet.containerref import field_path
 from kybernetes.kubelet.containers import SandboxRef, StartError
 from kybernetes.kubelet.context import KubeletContext
 from kybernetes.kubelet.podstate import ContainerInfo, PodRuntime
@@ -144,7 +145,8 @@ class PodSyncer:
             backoff = self.kc.backoff
             if backoff.in_backoff_since(key, latest.finished_at):
                 fp = lifecycle.format_pod(pod)
-                self.kc.record(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {fp}")
+                self.kc.record(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {fp}",
+                               field_path(pod, name))
                 waiting[name] = ("CrashLoopBackOff", f"back-off {go_duration(backoff.get(key))} restarting failed "
                                                      f"container={name} pod={fp}")
                 requeue.append(max(backoff.remaining(key, latest.finished_at), 0.05))

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kybernetes.kubelet import cgroups, lifecycle, podstate, sandbox
+from kybernetes.kubelet import cgroups, lifecycle, logrotation, podstate, sandbox
 from kybernetes.kubelet.containers import log_symlink_path
 from kybernetes.kubelet.context import KubeletContext
 from kybernetes.kubelet.podstate import ContainerInfo, PodRuntime
@@ -92,7 +92,7 @@ async def gc_dead(kc: KubeletContext, pod: Obj, rt: PodRuntime, keep: int = 2) -
                                     c.name, c.id)
             await asyncio.to_thread(link.unlink, True)
             if c.log_path:
-                await asyncio.to_thread(Path(c.log_path).unlink, True)
+                await asyncio.to_thread(logrotation.remove_logs, c.log_path)
     kc.pleg.forget(removed)
     holding = {c.sandbox_id for c in rt.containers if c.id not in removed}
     for sb in rt.sandboxes[1:]:

@@ -5,8 +5,10 @@ Role: the pod worker calls :meth:`VolumeManager.setup` at every sync (idempotent
 configMap/secret/downwardAPI/projected contents only when they changed or the refresh period passed),
 asks :meth:`VolumeManager.host_path` where to bind-mount a volume into a container, and calls
 :meth:`VolumeManager.teardown` when the pod is finished. Each volume lives at
-``<pods-dir>/<uid>/volumes/kubernetes.io~<plugin>/<name>`` (hostPath volumes are the host path itself);
-emptyDir ``medium: Memory``, secret, downwardAPI and projected volumes are tmpfs mounts. File payloads go
+``<pods-dir>/<uid>/volumes/kubernetes.io~<plugin>/<name>`` (hostPath volumes are the host path itself;
+a persistentVolumeClaim is the directory of the PersistentVolume it is bound to, which must be a
+hostPath or ``local`` volume); emptyDir ``medium: Memory``, secret, downwardAPI and projected volumes
+are tmpfs mounts. File payloads go
 through :mod:`.atomicwriter`; service-account tokens come from the TokenRequest API via
 :class:`TokenSource`. A failure raises :class:`VolumeError` carrying the upstream FailedMount message.
 """
@@ -27,7 +29,7 @@ from typing import Any, Protocol
 from kybernetes.kubelet import atomicwriter, env
 from kybernetes.kubelet.atomicwriter import FileProjection
 
-__all__ = ["PLUGIN_DIRS", "TokenSource", "VolumeError", "VolumeManager", "is_mountpoint"]
+__all__ = ["PLUGIN_DIRS", "ClaimSource", "TokenSource", "VolumeError", "VolumeManager", "is_mountpoint"]
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -49,6 +51,14 @@ class TokenSource(Protocol):
 
     async def token(self, namespace: str, service_account: str, *, audiences: list[str], expiration: int,
                     pod_name: str, pod_uid: str) -> tuple[str, float]: ...
+
+
+class ClaimSource(Protocol):
+    """Reads PersistentVolumeClaims and PersistentVolumes; None when the object does not exist."""
+
+    async def pvc(self, namespace: str, name: str) -> Obj | None: ...
+
+    async def pv(self, name: str) -> Obj | None: ...
 
 
 def is_mountpoint(path: Path) -> bool:
@@ -77,8 +87,9 @@ class VolumeManager:
 
     def __init__(self, pods_dir: Path, objects: env.ObjectSource, tokens: TokenSource, *,
                  refresh_period: float = 60.0, host_ip: str = "", allocatable: Mapping[str, str] | None = None,
-                 memory_capacity: int = 0) -> None:
+                 memory_capacity: int = 0, claims: ClaimSource | None = None) -> None:
         self.pods_dir = pods_dir
+        self.claims = claims
         self.objects = objects
         self.tokens = tokens
         self.refresh_period = refresh_period
@@ -87,6 +98,7 @@ class VolumeManager:
         self.memory_capacity = memory_capacity
         self._refreshed: dict[tuple[str, str], float] = {}
         self._tokens: dict[tuple[str, str, str], _Token] = {}
+        self._persistent: dict[tuple[str, str], tuple[Path, bool]] = {}  # (uid, volume) → (directory, read-only)
 
     # ---- paths -------------------------------------------------------------------------------------
 
@@ -101,8 +113,18 @@ class VolumeManager:
             if vol.get("name") == volume_name:
                 if "hostPath" in vol:
                     return Path(str(vol["hostPath"].get("path", "/")))
+                if "persistentVolumeClaim" in vol:
+                    found = self._persistent.get((uid, volume_name))
+                    if found is None:
+                        raise VolumeError(f'volume "{volume_name}" is not mounted yet')
+                    return found[0]
                 return self.volume_dir(str(uid), vol)
         raise VolumeError(f'cannot find volume "{volume_name}" to mount into container')
+
+    def read_only(self, pod: Obj, volume_name: str) -> bool:
+        """Whether the volume itself is read-only for every container (``persistentVolumeClaim.readOnly``)."""
+        found = self._persistent.get((str(pod["metadata"]["uid"]), volume_name))
+        return found is not None and found[1]
 
     # ---- setup ------------------------------------------------------------------------------------
 
@@ -121,6 +143,13 @@ class VolumeManager:
         kind = _kind(vol)
         if kind == "hostPath":
             await asyncio.to_thread(_check_host_path, vol["hostPath"])
+            return
+        if kind == "persistentVolumeClaim":
+            if (uid, vol["name"]) in self._persistent:
+                return  # a bound claim keeps its volume: resolved once per pod
+            ns = pod["metadata"].get("namespace") or "default"
+            path, read_only = await self._claim_directory(ns, vol["persistentVolumeClaim"] or {})
+            self._persistent[(uid, vol["name"])] = (path, read_only)
             return
         if kind not in PLUGIN_DIRS:
             raise VolumeError(f"volume type {kind} is not supported by this kubelet")
@@ -146,6 +175,37 @@ class VolumeManager:
         self._refreshed[key] = now
         if changed:
             log.debug("wrote volume %s of pod %s (%d files)", vol["name"], uid, len(payload))
+
+    async def _claim_directory(self, namespace: str, src: Obj) -> tuple[Path, bool]:
+        """The directory of the volume bound to the claim, made ready like the hostPath/local plugins do."""
+        name = src.get("claimName", "")
+        if self.claims is None:
+            raise VolumeError("volume type persistentVolumeClaim is not supported by this kubelet")
+        claim = await self.claims.pvc(namespace, name)
+        if claim is None:
+            raise VolumeError(f"error processing PVC {namespace}/{name}: failed to fetch PVC from API server: "
+                              f'persistentvolumeclaims "{name}" not found')
+        volume_name = (claim.get("spec") or {}).get("volumeName") or ""
+        phase = (claim.get("status") or {}).get("phase") or ""
+        if not volume_name or phase != "Bound":
+            raise VolumeError(f"error processing PVC {namespace}/{name}: PVC is not bound")
+        volume = await self.claims.pv(volume_name)
+        if volume is None:
+            raise VolumeError(f'error processing PVC {namespace}/{name}: failed to fetch PV {volume_name} from API '
+                              f'server: persistentvolumes "{volume_name}" not found')
+        spec = volume.get("spec") or {}
+        read_only = bool(src.get("readOnly"))
+        if isinstance(spec.get("hostPath"), dict):
+            await asyncio.to_thread(_check_host_path, spec["hostPath"])
+            return Path(str(spec["hostPath"].get("path", "/"))), read_only
+        if isinstance(spec.get("local"), dict):
+            path = Path(str(spec["local"].get("path", "")))
+            if not await asyncio.to_thread(path.exists):
+                raise VolumeError(f'path "{path}" does not exist')
+            return path, read_only
+        kinds = [k for k in spec if isinstance(spec.get(k), dict) and k not in ("capacity", "claimRef", "nodeAffinity")]
+        raise VolumeError(f"volume type {kinds[0] if kinds else 'unknown'} of PersistentVolume {volume_name} is not "
+                          "supported by this kubelet")
 
     async def _ensure_tmpfs(self, path: Path, size: Any) -> None:
         if await asyncio.to_thread(is_mountpoint, path):
@@ -255,6 +315,8 @@ class VolumeManager:
 
     async def teardown(self, uid: str) -> None:
         """Unmount and delete every volume directory of pod ``uid`` (hostPath volumes are left alone)."""
+        for pkey in [k for k in self._persistent if k[0] == uid]:
+            del self._persistent[pkey]
         root = self.pods_dir / uid / "volumes"
         if not await asyncio.to_thread(root.exists):
             return

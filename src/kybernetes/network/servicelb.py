@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from kybernetes.client import workqueue
 from kybernetes.client.errors import ApiError, NotFoundError
+from kybernetes.client.events import EventRecorder
 from kybernetes.client.informer import Informer, key_of
 from kybernetes.client.rest import NODES, SERVICES
 
@@ -31,6 +32,7 @@ Obj = dict[str, Any]
 ENABLE_LABEL = "svccontroller.k3s.cattle.io/enablelb"
 ENSURING = "EnsuringLoadBalancer"
 ENSURED = "EnsuredLoadBalancer"
+COMPONENT = "service-lb-controller"
 
 
 class Recorder(Protocol):
@@ -140,9 +142,13 @@ class ServiceLBController:
 
 
 async def run_servicelb(client: Any, stop: asyncio.Event, recorder: Recorder | None = None) -> None:
-    """Run the controller with its own informers until ``stop`` is set."""
+    """Run the controller with its own informers until ``stop`` is set; events go through
+    ``recorder``, or one of its own (component ``service-lb-controller``, k3s's name)."""
     services, nodes = Informer(client, SERVICES), Informer(client, NODES)
-    ctrl = ServiceLBController(services, nodes, client, recorder)
+    own_recorder = EventRecorder(client, COMPONENT) if recorder is None else None
+    ctrl = ServiceLBController(services, nodes, client, recorder or own_recorder)
+    if own_recorder is not None:
+        own_recorder.start()
     services.start()
     nodes.start()
     task = asyncio.create_task(ctrl.run(), name="servicelb")
@@ -153,3 +159,5 @@ async def run_servicelb(client: Any, stop: asyncio.Event, recorder: Recorder | N
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await asyncio.gather(services.stop(), nodes.stop())
+        if own_recorder is not None:
+            await own_recorder.stop()

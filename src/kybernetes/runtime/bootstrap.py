@@ -1,7 +1,8 @@
 """Bring a node's runtime up in one call: containerd (ours or an existing one), then its images.
 
-Role: the kubelet's start-up step before it syncs any pod. :func:`bring_up` starts our containerd (or
-connects to ``--container-runtime-endpoint``), makes sure the built-in offline images are present (the pause
+Role: the kubelet's start-up step before it syncs any pod. :func:`bring_up` writes the registry hosts
+from ``registries.yaml`` (:mod:`.registries`), starts our containerd (or connects to
+``--container-runtime-endpoint``), makes sure the built-in offline images are present (the pause
 image is required; busybox and nginx are best effort), and imports the tarballs dropped into
 ``<data-dir>/agent/images``. The returned :class:`NodeRuntime` owns the client and the process;
 :meth:`NodeRuntime.close` stops containerd (pods keep running in their shims) unless it is external.
@@ -9,12 +10,13 @@ image is required; busybox and nginx are best effort), and imports the tarballs 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kybernetes.runtime import containerd, cri, errors, images
+from kybernetes.runtime import containerd, cri, errors, images, registries
 
 __all__ = ["NodeRuntime", "RuntimeOptions", "bring_up"]
 
@@ -32,6 +34,11 @@ class RuntimeOptions:
     stream_port: int = 0  # 0: a free port on 127.0.0.1
     builtin_images: tuple[str, ...] = ("pause", "busybox", "nginx")
     ready_timeout: float = 30.0
+    registries: Path | None = None  # registries.yaml; default <data-dir>/agent/etc/registries.yaml
+
+    @property
+    def registries_file(self) -> Path:
+        return self.registries or self.data_dir / "agent" / "etc" / "registries.yaml"
 
 
 @dataclass
@@ -66,7 +73,12 @@ async def bring_up(opts: RuntimeOptions) -> NodeRuntime:
         overrides: dict[str, object] = {"cni_bin_dir": opts.cni_bin_dir, "stream_port": opts.stream_port}
         if opts.cni_conf_dir is not None:
             overrides["cni_conf_dir"] = opts.cni_conf_dir
-        proc = containerd.Containerd(containerd.ContainerdConfig.for_data_dir(opts.data_dir, **overrides))
+        cfg = containerd.ContainerdConfig.for_data_dir(opts.data_dir, **overrides)
+        regs = await asyncio.to_thread(registries.load, opts.registries_file)
+        written = await asyncio.to_thread(registries.write_hosts, cfg.registry_config_dir, regs)
+        if written:
+            log.info("Registry hosts from %s: %s", opts.registries_file, ", ".join(p.parent.name for p in written))
+        proc = containerd.Containerd(cfg)
         client = await proc.start(ready_timeout=opts.ready_timeout)
         runtime = proc
     node = NodeRuntime(runtime, client, {"runtime_ready": time.monotonic() - t0})

@@ -219,8 +219,10 @@ async def _recipe_pause() -> tuple[list[oci.Layer], oci.ImageConfig]:
     layer = oci.Layer()
     catatonit = CATATONIT
     if await asyncio.to_thread(catatonit.is_file) and await asyncio.to_thread(_is_static_elf, catatonit):
-        layer.add_host_file("/catatonit", catatonit, 0o755)
-        entrypoint: tuple[str, ...] = ("/catatonit", "-P")
+        # named like the Kubernetes pause image's program: `ps` in a pod that shares its PID namespace
+        # shows PID 1 as /pause
+        layer.add_host_file("/pause", catatonit, 0o755)
+        entrypoint: tuple[str, ...] = ("/pause", "-P")
     elif gcc := shutil.which("gcc"):
         with tempfile.TemporaryDirectory(prefix="kyb-pause-") as tmp:
             src, binary = Path(tmp) / "pause.c", Path(tmp) / "pause"
@@ -372,7 +374,7 @@ class BuiltinImage:
 
 
 BUILTIN: dict[str, BuiltinImage] = {
-    "pause": BuiltinImage("pause", (PAUSE_IMAGE,), _recipe_pause),
+    "pause": BuiltinImage("pause", (PAUSE_IMAGE,), _recipe_pause, revision=2),
     "busybox": BuiltinImage("busybox", BUSYBOX_NAMES, _recipe_busybox),
     "nginx": BuiltinImage("nginx", NGINX_NAMES, _recipe_nginx),
 }

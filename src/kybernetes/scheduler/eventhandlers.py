@@ -36,7 +36,7 @@ Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "kube-scheduler"
 NON_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
-EVENT_POSTERS = 8  # one Scheduled event per pod: a single poster would fall behind a burst
+EVENT_POSTERS = 64  # one Scheduled event per pod, posted concurrently (upstream: one goroutine each)
 
 ASSIGNED_POD_ADD = ClusterEvent(fw.POD, ActionType.ADD, "AssignedPodAdd")
 ASSIGNED_POD_DELETE = ClusterEvent(fw.POD, ActionType.DELETE, "AssignedPodDelete")

@@ -216,6 +216,8 @@ def fit_error_message(num_all_nodes: int, diagnosis: Diagnosis) -> str:
 class SharedLister(Protocol):
     """The snapshot plugins read: every NodeInfo of this cycle."""
 
+    prefer_no_schedule_nodes: int  # nodes with a PreferNoSchedule taint
+
     def list(self) -> Sequence[NodeInfo]: ...
 
     def get(self, name: str) -> NodeInfo | None: ...

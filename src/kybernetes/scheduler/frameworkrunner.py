@@ -8,6 +8,7 @@ Upstream: pkg/scheduler/framework/runtime/framework.go.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from kybernetes.scheduler.profile import Profile
 
 log = logging.getLogger(__name__)
+
+MEMO_KEYS = 4096  # distinct pod keys remembered before the memos start over
+_MEMO_IDS = itertools.count()  # process-wide: frameworks of several profiles share the NodeInfos
 
 
 class DictLister:
@@ -79,6 +83,13 @@ class Framework:
         # (name, score, normalize or None, weight), resolved once: isinstance on Protocols is slow
         self._scorers = [(p.name, p.score, p.normalize_score if isinstance(p, fw.NormalizeScorePlugin) else None,
                           self.weights.get(p.name) or 1) for p in self.score]
+        self._filter_keys = [(p.name, getattr(p, "filter_key", None)) for p in self.filter]
+        self._score_keys = [(name, normalize is None and getattr(self.plugins[name], "score_key", None))
+                            for name, _, normalize, _ in self._scorers]
+        # Verdicts are remembered across cycles on the NodeInfos (``filter_verdict``, ``score_total``,
+        # forgotten when a node changes), for a pod key id (``filter_memo_key``/``score_memo_key``): a
+        # burst of alike pods re-filters and re-scores only the nodes that changed since the last cycle.
+        self._memo_ids: dict[Any, int] = {}
 
     def set_nominator(self, nominator: Any) -> None:
         """The queue, which knows which pods preemption nominated to which nodes."""
@@ -151,6 +162,43 @@ class Framework:
                    f"node(s) didn't satisfy plugin(s) [{' '.join(restricting)}] simultaneously")
             return result, Status.unresolvable(msg), set(restricting)
         return result, None, set(restricting)
+
+    # --- memoized verdicts --------------------------------------------------------------------------
+    def filter_memo_key(self, state: CycleState, pod: PodInfo) -> int | None:
+        """A number standing for everything this cycle's Filter plugins read of ``pod``, when each of
+        them declares (``filter_key(pod)``) that its verdict on a node is a function of that key and
+        of the node (as of its ``generation``) alone; None when one does not."""
+        parts = []
+        for name, key_of in self._filter_keys:
+            if name in state.skip_filter:
+                continue
+            key = key_of(pod) if key_of else None
+            if key is None:
+                return None
+            parts.append((name, key))
+        return self._memo_id(("filter", tuple(parts)))
+
+    def score_memo_key(self, state: CycleState, pod: PodInfo) -> int | None:
+        """Likewise for the weighted total of this cycle's Score plugins (``score_key(pod)``; a
+        plugin that normalizes its scores depends on the other nodes, so it never qualifies)."""
+        parts = []
+        for name, key_of in self._score_keys:
+            if name in state.skip_score:
+                continue
+            key = key_of(pod) if key_of else None
+            if key is None:
+                return None
+            parts.append((name, key))
+        return self._memo_id(("score", tuple(parts)))
+
+    def _memo_id(self, key: Any) -> int:
+        ids = self._memo_ids
+        kid = ids.get(key)
+        if kid is None:
+            if len(ids) >= MEMO_KEYS:  # many pod shapes: start over rather than grow
+                ids.clear()
+            kid = ids[key] = next(_MEMO_IDS)  # never reused: a stale memo can never match
+        return kid
 
     def filter_funcs(self, state: CycleState) -> list[tuple[str, Callable[..., Status | None]]]:
         return [(p.name, p.filter) for p in self.filter if p.name not in state.skip_filter]
@@ -230,6 +278,9 @@ class Framework:
 
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         """Weighted total per node (same order as ``nodes``)."""
+        kid = self.score_memo_key(state, pod)
+        if kid is not None:
+            return self._memo_scores(state, pod, nodes, kid)
         total = [0] * len(nodes)
         skip = state.skip_score
         for name, f, normalize, weight in self._scorers:
@@ -243,6 +294,21 @@ class Framework:
             else:
                 total = [t + s * weight for t, s in zip(total, scores, strict=True)]
         return total
+
+    def _memo_scores(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], kid: int) -> list[int]:
+        scorers = [(f, weight) for name, f, _, weight in self._scorers if name not in state.skip_score]
+        out = []
+        for n in nodes:
+            m = n.score_total
+            if m is not None and m[0] == kid:
+                out.append(m[1])
+                continue
+            total = 0
+            for f, weight in scorers:
+                total += f(state, pod, n) * weight
+            n.score_total = (kid, total)
+            out.append(total)
+        return out
 
     @property
     def has_score_plugins(self) -> bool:

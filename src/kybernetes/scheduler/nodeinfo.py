@@ -296,9 +296,9 @@ def ports_conflict(a: tuple[str, str, int], b: tuple[str, str, int]) -> bool:
 class NodeInfo:
     """A node and the pods the scheduler believes run there (bound or assumed)."""
 
-    __slots__ = ("allocatable", "generation", "image_sizes", "labels", "name", "node", "non_zero_cpu",
-                 "non_zero_mem", "pods", "pods_with_affinity", "pods_with_required_anti_affinity", "requested",
-                 "taints", "unschedulable", "used_ports")
+    __slots__ = ("allocatable", "filter_verdict", "generation", "image_sizes", "labels", "name", "node",
+                 "non_zero_cpu", "non_zero_mem", "pods", "pods_with_affinity", "pods_with_required_anti_affinity",
+                 "requested", "score_total", "taints", "unschedulable", "used_ports")
 
     def __init__(self, node: Obj | None = None) -> None:
         self.node: Obj = {}
@@ -316,6 +316,10 @@ class NodeInfo:
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
         self.used_ports: list[tuple[str, str, int]] = []
         self.generation = next(_GENERATIONS)
+        # the framework's memos of this node as it is now: (pod key id, Filter verdict / Score total);
+        # every change forgets them
+        self.filter_verdict: tuple[int, Any] | None = None
+        self.score_total: tuple[int, int] | None = None
         if node is not None:
             self.set_node(node)
 
@@ -334,7 +338,7 @@ class NodeInfo:
             for n in img.get("names") or ():
                 sizes[n] = int(img.get("sizeBytes") or 0)
         self.image_sizes = sizes
-        self.generation = next(_GENERATIONS)
+        self._changed()
 
     def add_pod(self, pi: PodInfo) -> None:
         self.pods[pi.key] = pi
@@ -344,7 +348,7 @@ class NodeInfo:
         if pi.required_anti_affinity:
             self.pods_with_required_anti_affinity[pi.key] = pi
         self.used_ports.extend(pi.host_ports)
-        self.generation = next(_GENERATIONS)
+        self._changed()
 
     def remove_pod(self, key: str) -> PodInfo | None:
         pi = self.pods.pop(key, None)
@@ -355,8 +359,12 @@ class NodeInfo:
         self.pods_with_required_anti_affinity.pop(key, None)
         for p in pi.host_ports:
             self.used_ports.remove(p)
-        self.generation = next(_GENERATIONS)
+        self._changed()
         return pi
+
+    def _changed(self) -> None:
+        self.generation = next(_GENERATIONS)
+        self.filter_verdict = self.score_total = None
 
     def _account(self, pi: PodInfo, sign: int) -> None:
         self.requested.add(pi.requests, sign)

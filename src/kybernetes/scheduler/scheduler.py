@@ -67,7 +67,7 @@ class ScheduleFailure(Exception):
 class Scheduler:
     def __init__(self, client: Client | None, recorder: EventRecorder | None = None,
                  profile: Profile | None = None, listers: dict[str, Any] | None = None,
-                 bind_concurrency: int = 256, rng: random.Random | None = None,
+                 bind_concurrency: int = 64, rng: random.Random | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.recorder = recorder
@@ -192,32 +192,40 @@ class Scheduler:
         start = self.next_start_node_index % n
         filters = self.framework.filter_funcs(state)
         with_nominated = self.queue.has_nominated
+        # verdicts of earlier cycles hold for nodes unchanged since (only without nominated pods,
+        # whose filtering depends on other pods than the node's own)
+        kid = None if with_nominated else self.framework.filter_memo_key(state, pod)
         feasible: list[NodeInfo] = []
         statuses = diagnosis.node_to_status.statuses
         success = Code.SUCCESS
+        error = Code.ERROR
         processed = 0
         order = nodes[start:] + nodes[:start] if start else nodes
         run_with_nominated = self.framework.run_filter_plugins_with_nominated_pods
         for processed, ni in enumerate(order, 1):  # noqa: B007 - ``processed`` is read after the loop
             if with_nominated:
                 st = run_with_nominated(state, pod, ni)
-                ok = st is None or st.code == success
+                if st is not None and st.code == success:
+                    st = None
+            elif kid is not None and (m := ni.filter_verdict) is not None and m[0] == kid:
+                st = m[1]
             else:
+                st = None
                 for name, f in filters:
                     st = f(state, pod, ni)
                     if st is not None and st.code != success:
                         st.plugin = name
-                        ok = False
                         break
                 else:
-                    ok = True
-            if ok:
+                    st = None
+                if kid is not None and (st is None or st.code != error):
+                    ni.filter_verdict = (kid, st)
+            if st is None:
                 feasible.append(ni)
                 if len(feasible) >= want:
                     break
                 continue
-            assert st is not None
-            if st.code == Code.ERROR:
+            if st.code == error:
                 raise ScheduleFailure(Status.error(f"running Filter plugin {st.plugin!r}: {st.message()}"))
             statuses[ni.name] = st
             diagnosis.unschedulable_plugins.add(st.plugin)

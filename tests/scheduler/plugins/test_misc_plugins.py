@@ -128,3 +128,43 @@ async def test_default_binder_posts_binding():
     client.fail_bind = ConflictError(409, {"message": 'pod web-1 is already assigned to node "n2"'})
     st = await pl.bind(CycleState(), PodInfo(pod("web-1")), "node1")
     assert st is not None and st.code == Code.ERROR
+
+
+def _static_pv(name, node_name, size="5Gi", sc="local"):
+    return {"metadata": {"name": name},
+            "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"], "storageClassName": sc,
+                     "local": {"path": f"/mnt/{name}"},
+                     "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                         {"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}]}]}}},
+            "status": {"phase": "Available"}}
+
+
+def _sized_pvc(name, sc="local", size="1Gi"):
+    return {"metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"},
+            "spec": {"storageClassName": sc, "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": size}}}}
+
+
+NO_PROVISIONER = {"metadata": {"name": "local"}, "volumeBindingMode": "WaitForFirstConsumer",
+                  "provisioner": "kubernetes.io/no-provisioner"}
+
+
+async def test_volume_binding_finds_static_local_volumes_per_node_and_reserves_one():
+    fw = framework(PersistentVolumeClaim=[_sized_pvc("data")], StorageClass=[NO_PROVISIONER],
+                   PersistentVolume=[_static_pv("on-n1", "n1"), _static_pv("small-on-n2", "n2", size="100Mi")])
+    client = RecordingClient()
+    fw._client = client  # type: ignore[assignment]
+    pl = volumebinding.VolumeBinding({"bindTimeoutSeconds": 5}, fw)
+    state, pi = CycleState(), PodInfo(_with_claim())
+    pl.pre_filter(state, pi)
+    assert pl.filter(state, pi, node_info(node("n1"))) is None
+    st = pl.filter(state, pi, node_info(node("n2")))
+    assert reasons(st) == ("node(s) didn't find available persistent volumes to bind",)
+    fw.lister("PersistentVolumeClaim").store["default/data"]["spec"]["volumeName"] = "on-n1"  # the binder's part
+    assert await pl.pre_bind(state, pi, "n1") is None
+    (reserved,) = client.of("replace")
+    assert reserved["metadata"]["name"] == "on-n1"
+    assert reserved["spec"]["claimRef"]["name"] == "data" and reserved["spec"]["claimRef"]["uid"] == "uid-data"
+    assert reserved["metadata"]["annotations"] == {"pv.kubernetes.io/bound-by-controller": "yes"}
+    assert client.of("patch") == []  # nothing to provision
+    assert "claimRef" not in fw.lister("PersistentVolume").store["on-n1"]["spec"]  # the cache is not touched

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kybernetes.controllers.deployment import util
 from kybernetes.controllers.deployment.progress import DeploymentProgress
-from kybernetes.controllers.deployment.util import replicas, status
+from kybernetes.controllers.deployment.util import md, replicas, status
 from kybernetes.controllers.loop import Obj
 
 
@@ -59,6 +59,10 @@ class DeploymentRolling(DeploymentProgress):
             if replicas(rs) == 0 or replicas(rs) == available:
                 continue
             count = min(max_cleanup - total, replicas(rs) - available)
+            if count < 0:  # a status from before the last scale-down: the sync waits for a fresh one
+                raise RuntimeError(f"when cleaning up unhealthy replicas, got invalid request to scale down "
+                                   f"{md(rs).get('namespace')}/{md(rs)['name']} {replicas(rs)} -> "
+                                   f"{replicas(rs) - count}")
             _, old_rss[i] = await self.scale_rs_and_record_event(rs, replicas(rs) - count, d)
             total += count
         return old_rss, total

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import struct
 from typing import Any, cast
 
@@ -25,11 +26,18 @@ import dns.rrset
 
 from kybernetes.client.informer import Informer
 from kybernetes.network._informers import until_synced
-from kybernetes.network.dns.forward import Forwarder, parse_upstream, resolv_conf_upstreams, without_self
+from kybernetes.network.dns.forward import (
+    Forwarder,
+    Upstream,
+    parse_upstream,
+    resolv_conf_upstreams,
+    without_self,
+)
 from kybernetes.network.dns.records import Answer, ClusterZone
 
 log = logging.getLogger(__name__)
 
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)  # the constant is only exported from Python 3.12
 MAX_CNAME_HOPS = 8
 MAX_INFLIGHT = 512
 TCP_IDLE = 10.0
@@ -41,22 +49,46 @@ def _merge(msg: dns.message.Message, section: list[dns.rrset.RRset], rrsets: lis
             section.append(rr)
 
 
-class DNSServer:
-    """Answers DNS queries on ``host:port`` over UDP and TCP."""
+def _bound_socket(kind: socket.SocketKind, host: str, port: int, freebind: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if freebind:
+            sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
-    def __init__(self, zone: ClusterZone, forwarder: Forwarder, host: str = "127.0.0.1", port: int = 53) -> None:
+
+class DNSServer:
+    """Answers DNS queries on ``host:port`` over UDP and TCP. With ``freebind`` the sockets bind
+    even while no interface has ``host`` yet (IP_FREEBIND), e.g. a pod bridge before its first pod."""
+
+    def __init__(self, zone: ClusterZone, forwarder: Forwarder, host: str = "127.0.0.1", port: int = 53,
+                 freebind: bool = False) -> None:
         self.zone = zone
         self.forwarder = forwarder
         self.host = host
         self.port = port
+        self.freebind = freebind
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(self.host, self.port))
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port, reuse_address=True)
+        udp = _bound_socket(socket.SOCK_DGRAM, self.host, self.port, self.freebind)
+        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=udp)
+        tcp = _bound_socket(socket.SOCK_STREAM, self.host, self.port, self.freebind)
+        try:
+            self._tcp = await asyncio.start_server(self._serve_tcp, sock=tcp)
+        except OSError:
+            tcp.close()
+            raise
         log.info("Cluster DNS listening on %s:%d (udp, tcp) for %s", self.host, self.port, self.zone.origin)
 
     async def close(self) -> None:
@@ -194,6 +226,20 @@ def _error_reply(wire: bytes, rcode: dns.rcode.Rcode) -> bytes:
     return struct.pack("!HHHHHH", qid, flags, 0, 0, 0, 0)
 
 
+def upstreams_for(upstreams: list[str] | None, listen_host: str, listen_port: int) -> list[Upstream]:
+    """``upstreams`` ("ip" or "ip:port"), or the host's resolv.conf when None, without this server."""
+    ups = [parse_upstream(u) for u in upstreams] if upstreams is not None else resolv_conf_upstreams()
+    return without_self(ups, listen_host, listen_port)
+
+
+def cluster_zone(client: Any, cluster_domain: str) -> tuple[ClusterZone, tuple[Informer, ...]]:
+    """The zone and the (not yet started) informers it answers from."""
+    from kybernetes.client.rest import ENDPOINTS, ENDPOINTSLICES, SERVICES
+
+    services, slices, endpoints = (Informer(client, r) for r in (SERVICES, ENDPOINTSLICES, ENDPOINTS))
+    return ClusterZone(services, slices, cluster_domain, endpoints), (services, slices, endpoints)
+
+
 async def run_dns(client: Any, stop: asyncio.Event, listen_host: str, listen_port: int,
                   cluster_domain: str = "cluster.local", upstreams: list[str] | None = None) -> None:
     """Serve cluster DNS on ``listen_host:listen_port`` until ``stop`` is set.
@@ -201,21 +247,17 @@ async def run_dns(client: Any, stop: asyncio.Event, listen_host: str, listen_por
     ``upstreams`` ("ip" or "ip:port") receive names outside the zone; None reads the host's
     /etc/resolv.conf (without this server itself); an empty list means SERVFAIL for them.
     """
-    from kybernetes.client.rest import ENDPOINTS, ENDPOINTSLICES, SERVICES
-
-    ups = [parse_upstream(u) for u in upstreams] if upstreams is not None else resolv_conf_upstreams()
-    ups = without_self(ups, listen_host, listen_port)
-    services, slices, endpoints = (Informer(client, r) for r in (SERVICES, ENDPOINTSLICES, ENDPOINTS))
-    zone = ClusterZone(services, slices, cluster_domain, endpoints)
+    ups = upstreams_for(upstreams, listen_host, listen_port)
+    zone, informers = cluster_zone(client, cluster_domain)
     server = DNSServer(zone, Forwarder(ups), listen_host, listen_port)
     log.info("Running cluster DNS for %s on %s:%d, upstreams %s", cluster_domain, listen_host, listen_port,
              ", ".join(f"{h}:{p}" for h, p in ups) or "none")
-    for inf in (services, slices, endpoints):
+    for inf in informers:
         inf.start()
     try:
-        if await until_synced(stop, services, slices, endpoints):
+        if await until_synced(stop, *informers):
             await server.start()
             await stop.wait()
     finally:
         await server.close()
-        await asyncio.gather(services.stop(), slices.stop(), endpoints.stop())
+        await asyncio.gather(*(inf.stop() for inf in informers))

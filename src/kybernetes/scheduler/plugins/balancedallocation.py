@@ -36,6 +36,10 @@ class BalancedAllocation:
     def __init__(self) -> None:
         self._memo: dict[str, tuple[int, int, int, int]] = {}  # node → (generation, cpu, memory, score)
 
+    def score_key(self, pod: PodInfo) -> tuple[int, int]:
+        """The score depends on these requests and the node alone (see ``Framework.score_memo_key``)."""
+        return pod.requests.milli_cpu, pod.requests.memory
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         req = pod.requests
         memo = self._memo.get(node.name)

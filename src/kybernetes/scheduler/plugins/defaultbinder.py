@@ -28,8 +28,8 @@ class DefaultBinder:
         try:
             await self.handle.client.create(PODS, binding(pod, node_name), pod.namespace, subresource="binding",
                                             name=pod.name)
-        except ApiError as e:
-            return Status.error(str(e))
+        except (ApiError, OSError, TimeoutError) as e:  # unbound either way: the pod is tried again
+            return Status.error(str(e) or type(e).__name__)
         return None
 
     def events_to_register(self) -> list[ClusterEvent]:

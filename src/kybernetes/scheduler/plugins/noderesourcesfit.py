@@ -93,6 +93,14 @@ class Fit:
         reasons = fits_request(pod, node, self.ignored)
         return Status.unschedulable(*reasons) if reasons else None
 
+    def filter_key(self, pod: PodInfo) -> tuple[Any, ...]:
+        """The verdict depends on the pod's requests and the node alone (see ``Framework.filter_memo_key``)."""
+        r = pod.requests
+        return r.milli_cpu, r.memory, r.ephemeral_storage, tuple(sorted(r.scalar.items()))
+
+    def score_key(self, pod: PodInfo) -> tuple[int, int]:
+        return pod.non_zero_cpu, pod.non_zero_mem
+
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         # a burst of alike pods re-scores mostly unchanged nodes: remember (generation, request) → score
         memo = self._memo.get(node.name)

@@ -19,6 +19,10 @@ _REJECT = Status.unresolvable(ERR_REASON_UNSCHEDULABLE)
 class NodeUnschedulable:
     name = NAME
 
+    def filter_key(self, pod: PodInfo) -> bool:
+        """The verdict depends on this and the node alone (see ``Framework.filter_memo_key``)."""
+        return tolerations_tolerate(pod.tolerations, _TAINT)
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.unschedulable or tolerations_tolerate(pod.tolerations, _TAINT):
             return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from kybernetes.api.nodeselection import (
     do_not_schedule,
     find_untolerated_taint,
@@ -35,13 +37,22 @@ def untolerated_reason(taint: dict[str, Any]) -> str:
 class TaintToleration:
     name = NAME
 
+    def __init__(self, handle: Handle | None = None) -> None:
+        self.handle = handle
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         if not node.taints:
             return None
         taint = find_untolerated_taint(node.taints, pod.tolerations, do_not_schedule)
         return None if taint is None else Status.unresolvable(untolerated_reason(taint))
 
+    def filter_key(self, pod: PodInfo) -> bytes:
+        """The verdict depends on the pod's tolerations and the node alone (``Framework.filter_memo_key``)."""
+        return orjson.dumps(pod.tolerations, option=orjson.OPT_SORT_KEYS)
+
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+        if self.handle is not None and not self.handle.snapshot().prefer_no_schedule_nodes:
+            return SKIP  # no node in the cluster has one: every node would score the same
         if not any(t.get("effect") == "PreferNoSchedule" for n in nodes if n.taints for t in n.taints):
             return SKIP  # every node would score the same
         state.write(_PRE_SCORE_KEY, [t for t in pod.tolerations
@@ -62,4 +73,4 @@ class TaintToleration:
 
 
 def new(args: dict[str, Any] | None, handle: Handle) -> TaintToleration:
-    return TaintToleration()
+    return TaintToleration(handle)
