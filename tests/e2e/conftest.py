@@ -68,7 +68,7 @@ class Cluster:
 
     def restart(self) -> None:
         """Stop the server (SIGTERM) and start it again on the same data dir, port and flags."""
-        stop_server(self.proc)
+        stop_process(self.proc)
         self.proc = start_server(self.data_dir, self.port, *self.flags, agent=self.agent)
         wait_ready(self)
 
@@ -109,11 +109,12 @@ def wait_ready(cluster: Cluster, deadline_s: float = 30.0) -> None:
     wait_until("kyb server to be ready", ready, deadline_s)
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM a process we started, SIGKILL it if it has not exited within ``timeout``."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -130,7 +131,7 @@ def bare_server(base: Path, *flags: str, agent: bool = False) -> Iterator[Cluste
         wait_ready(c)
         yield c
     finally:
-        stop_server(c.proc)
+        stop_process(c.proc)
 
 
 def _links() -> set[str]:

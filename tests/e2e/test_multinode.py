@@ -34,7 +34,7 @@ import pytest
 
 from kybernetes.kubelet import cgroups
 from kybernetes.runtime import containerd, hostfix
-from tests.e2e.conftest import Cluster, Kubectl, free_port, kubectl_137, wait_until
+from tests.e2e.conftest import Cluster, Kubectl, free_port, kubectl_137, stop_process, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and nodes need root")]
 
@@ -74,17 +74,6 @@ def _processes() -> list[tuple[int, str]]:
     return out
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _kyb(host: Host, log: Path, *args: str) -> subprocess.Popen[bytes]:
     """A ``kyb`` process inside the host's namespace (``nsenter`` execs it: the PID is kyb's)."""
     return subprocess.Popen(["nsenter", f"--net=/run/netns/{host.netns}", sys.executable, "-m",
@@ -108,7 +97,8 @@ def _teardown(hosts: list[Host], k: Kubectl | None, made_cgroup_root: bool, run_
             wait_until("both nodes to clean up their pods", lambda: not any(
                 any((h.data_dir / "agent" / "pods").glob("*")) for h in hosts), 60, 0.2)
     for h in reversed(hosts):
-        _stop(h.proc)
+        if h.proc is not None:
+            stop_process(h.proc, 30)
     markers = [str(h.data_dir) for h in hosts] + [str(containerd.socket_path(h.data_dir)) for h in hosts]
     with contextlib.suppress(AssertionError):
         wait_until("the nodes' processes to exit", lambda: not [

@@ -21,7 +21,7 @@ import pytest
 
 from kybernetes.client.rest import Client
 from kybernetes.kubelet import join
-from tests.e2e.conftest import Cluster, Kubectl, bare_server, kubectl_137, wait_until
+from tests.e2e.conftest import Cluster, Kubectl, bare_server, kubectl_137, stop_process, wait_until
 
 pytestmark = [pytest.mark.e2e]
 PREFIX = "join-"
@@ -37,15 +37,6 @@ def agent(c: Cluster, token: str, log: Path, *extra: str) -> subprocess.Popen[by
     return subprocess.Popen([sys.executable, "-m", "kybernetes.cli.main", "agent", "--server", c.url, "--token", token,
                              "--hollow", "2", "--node-name-prefix", PREFIX, *extra],
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _post(c: Cluster, path: str, token: str, body: bytes = b"", method: str = "POST") -> tuple[int, bytes]:
@@ -126,7 +117,7 @@ def test_hollow_agent_joins_with_the_token_file_and_its_nodes_get_ready(join_clu
         assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                         "name": "system:nodes"}]
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def test_wrong_token_is_refused(join_cluster: Cluster, tmp_path: Path) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from kybernetes.client.rest import PODS, Client, load_kubeconfig
-from tests.e2e.conftest import Cluster, Kubectl, bare_server, kubectl_137, wait_until
+from tests.e2e.conftest import Cluster, Kubectl, bare_server, kubectl_137, stop_process, wait_until
 from tests.e2e.test_scheduler import start_agent
 
 pytestmark = pytest.mark.e2e
@@ -40,12 +39,7 @@ def roll_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             k("wait", "--for=condition=Ready", *[f"node/{PREFIX}{i}" for i in range(3)], "--timeout=60s")
             yield c
         finally:
-            agent.terminate()
-            try:
-                agent.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                agent.kill()
-                agent.wait()
+            stop_process(agent)
 
 
 def deployment(name: str, replicas: int, surge: int | str, unavailable: int | str) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import DISPATCHER, Cluster, Kubectl, free_port, kubectl_137, start_server, stop_server
+from tests.e2e.conftest import (
+    DISPATCHER,
+    Cluster,
+    Kubectl,
+    free_port,
+    kubectl_137,
+    start_server,
+    stop_process,
+)
 from tests.e2e.conftest import wait_ready as wait_server_ready
 
 pytestmark = pytest.mark.e2e
@@ -73,13 +81,8 @@ def sched_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
         k("taint", "node", NODES[2], "dedicated=db:NoSchedule")
         yield c
     finally:
-        agent.terminate()
-        try:
-            agent.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            agent.wait()
-        stop_server(c.proc)
+        stop_process(agent)
+        stop_process(c.proc)
 
 
 @pytest.fixture(params=["1.32", "1.37"], scope="module")
@@ -200,10 +203,5 @@ def test_standalone_scheduler_by_kubeconfig(tmp_path: Path) -> None:
         k("wait", "--for=condition=Ready", "pod/solo", "--timeout=60s")
     finally:
         for p in (sched, agent):
-            p.terminate()
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        stop_server(c.proc)
+            stop_process(p)
+        stop_process(c.proc)

@@ -26,7 +26,7 @@ from kybernetes.kubelet import agent as agent_mod
 from kybernetes.kubelet import cni
 from kybernetes.kubelet.config import KubeletConfig
 from kybernetes.runtime import bootstrap, containerd, images
-from tests.e2e.conftest import Cluster, free_port, start_server, stop_server, wait_ready
+from tests.e2e.conftest import Cluster, free_port, start_server, stop_process, wait_ready
 from tests.runtime import node as nodes
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def kyb_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         wait_ready(c)
         yield c
     finally:
-        stop_server(c.proc)
+        stop_process(c.proc)
 
 
 async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float, what: str,

@@ -57,6 +57,13 @@ class Registry:
     def get(self, group: str, version: str, plural: str) -> ResourceInfo | None:
         return self._by_gvr.get((group, version, plural))
 
+    def require(self, group: str, version: str, plural: str) -> ResourceInfo:
+        """A resource that is always served (the built-in ones); KeyError if it is not."""
+        info = self.get(group, version, plural)
+        if info is None:
+            raise KeyError(f"{plural}.{version}.{group} is not served")
+        return info
+
     def by_kind(self, gvk: GroupVersionKind) -> ResourceInfo | None:
         return self._by_gvk.get((gvk.group, gvk.version, gvk.kind))
 

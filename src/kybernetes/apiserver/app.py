@@ -84,7 +84,7 @@ class ApiServer:
         self.objects = ObjectStore(store, self.cache, self.schemas, self.services.allocators())
         self.objects.admit = Admission(self.cache).admit_create
         self.objects.validate_create = QuotaAdmission(self.objects,
-                                                      self.registry.get("", "v1", "resourcequotas")).admit_create
+                                                      self.registry.require("", "v1", "resourcequotas")).admit_create
         self.reads = Reads(self.objects)
         self.writes = Writes(self.objects, self.schemas, self.write_context)
         self.subresources = Subresources(self.objects, self.writes)
@@ -92,12 +92,12 @@ class ApiServer:
         self.issuer = TokenIssuer(config.service_account_key) if config.service_account_key else None
         self.authn = Authenticator(dict(config.tokens), self.issuer)
         self.authz = Authorizer(self.cache)
-        self.kubelets = KubeletConnections(self.objects, self.registry.get("", "v1", "nodes"),
+        self.kubelets = KubeletConnections(self.objects, self.registry.require("", "v1", "nodes"),
                                            config.kubelet_client_cert, config.kubelet_client_key)
         self.pod_logs = PodLogs(self.kubelets)
         self.pod_streams = PodStreams(self.kubelets)
-        self.metrics = MetricsAPI(self.cache, self.registry.get("", "v1", "nodes"),
-                                  self.registry.get("", "v1", "pods"), self.kubelets.ssl_context)
+        self.metrics = MetricsAPI(self.cache, self.registry.require("", "v1", "nodes"),
+                                  self.registry.require("", "v1", "pods"), self.kubelets.ssl_context)
         self.node_credentials = NodeCredentials(config.cluster_ca_cert, config.cluster_ca_key) \
             if config.cluster_ca_cert and config.cluster_ca_key else None
         self.crds = CRDManager(self.registry, self.schemas, self.cache, self.objects)
@@ -149,8 +149,10 @@ class ApiServer:
                 if obj["kind"] in ("Endpoints", "EndpointSlice"):  # follow this server's address
                     wanted = {k: v for k, v in obj.items() if k not in ("metadata", "apiVersion", "kind")}
                     if any(existing.obj.get(k) != v for k, v in wanted.items()):
-                        await self.objects.update(info, md.get("namespace", ""), md["name"],
-                                                  lambda cur, w=wanted: {**(cur or {}), **w}, ctx, opts)
+                        def follow(cur: dict[str, Any] | None, w: dict[str, Any] = wanted) -> dict[str, Any]:
+                            return {**(cur or {}), **w}
+
+                        await self.objects.update(info, md.get("namespace", ""), md["name"], follow, ctx, opts)
                 continue
             try:
                 await self.objects.create(info, obj, ctx, opts)

@@ -39,7 +39,7 @@ class Endpoint:
 
     host: str
     port: int
-    ssl: ssl.SSLContext | None
+    tls: ssl.SSLContext | None
     unix_path: str = ""
 
     @classmethod
@@ -60,7 +60,7 @@ class Endpoint:
     @property
     def host_header(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        default = 443 if self.ssl is not None else 80
+        default = 443 if self.tls is not None else 80
         return host if self.port == default else f"{host}:{self.port}"
 
 
@@ -313,8 +313,8 @@ class Pool:
         async with asyncio.timeout(CONNECT_TIMEOUT):
             if ep.unix_path:
                 _, conn = await loop.create_unix_connection(_Conn, ep.unix_path)
-            elif ep.ssl is not None:
-                _, conn = await loop.create_connection(_Conn, ep.host, ep.port, ssl=ep.ssl, server_hostname=ep.host)
+            elif ep.tls is not None:
+                _, conn = await loop.create_connection(_Conn, ep.host, ep.port, ssl=ep.tls, server_hostname=ep.host)
             else:
                 _, conn = await loop.create_connection(_Conn, ep.host, ep.port)
         self._all.add(conn)

@@ -9,6 +9,7 @@ Objects in the cache are shared: callers must deep-copy before mutating.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 from collections.abc import Callable
@@ -83,7 +84,7 @@ class Informer:
             return list(self.store.values())
         return self.by_index("namespace", namespace)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:  # ``list`` is the method here
         return [self.store[k] for k in self._indices[name].get(value, ()) if k in self.store]
 
     @property
@@ -136,8 +137,8 @@ class Informer:
             for h in self._on_add:
                 h(obj)
         else:
-            for h in self._on_update:
-                h(old, obj)
+            for on_update in self._on_update:
+                on_update(old, obj)
 
     async def _list(self) -> None:
         result = await self.client.list(self.resource, self.namespace, labelSelector=self.label_selector,

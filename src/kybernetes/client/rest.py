@@ -100,7 +100,7 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
     ctx_name = context or cfg.get("current-context")
     ctx = next(c["context"] for c in cfg.get("contexts", []) if c["name"] == ctx_name)
     cluster = next(c["cluster"] for c in cfg.get("clusters", []) if c["name"] == ctx["cluster"])
-    user = next((u["user"] for u in cfg.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
+    user: dict[str, Any] = next((u["user"] for u in cfg.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
     server = cluster["server"]
     sslctx: ssl.SSLContext | bool = False
     if server.startswith("https"):
