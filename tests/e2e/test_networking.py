@@ -370,3 +370,23 @@ def test_the_pod_bridge_is_set_up_for_service_traffic(net: Net) -> None:
     sl = json.loads(net.k("get", "endpointslice", "kube-dns-server", "-n", "kube-system", "-o", "json"))
     gateway = sh("ip", "-4", "-o", "addr", "show", "dev", BRIDGE).split()[3].split("/")[0]
     assert [e["addresses"] for e in sl["endpoints"]] == [[gateway]]
+
+
+def test_kubectl_expose_and_set_selector_move_traffic(net: Net) -> None:
+    other = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "other", "namespace": net.ns,
+                                                            "labels": {"app": "other"}},
+             "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                 {"name": "web", "image": "busybox", "command": ["sh", "-c", WEB_SCRIPT],
+                  "ports": [{"containerPort": 8080}]}]}}
+    apply(net.k, other)
+    net.k("wait", "pod/other", "-n", net.ns, "--for=condition=Ready", "--timeout=90s", timeout=100)
+    net.k("expose", "deployment", "web", "--name=exposed", "--port=8081", "--target-port=8080", "-n", net.ns)
+    fetch = f"for i in $(seq 20); do timeout 5 wget -q -O- http://exposed.{net.ns}:8081/ || echo FAIL; done"
+    seen = collections.Counter(run_pod(net, "expose-client", fetch).split())
+    assert set(seen) == set(net.web_pods), seen
+    net.k("set", "selector", "service", "exposed", "app=other", "-n", net.ns)
+    wait_until("the endpoints to follow the new selector", lambda: net.k(
+        "get", "endpointslices", "-n", net.ns, "-l", "kubernetes.io/service-name=exposed",
+        "-o", "jsonpath={.items[*].endpoints[*].targetRef.name}").split() == ["other"], 30, 0.2)
+    seen = collections.Counter(run_pod(net, "selector-client", fetch).split())
+    assert seen == collections.Counter({"other": 20}), seen
