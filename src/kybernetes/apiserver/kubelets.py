@@ -68,10 +68,21 @@ class KubeletConnections:
             raise errors.bad_request(f"pod {(pod.get('metadata') or {}).get('name', '')} does not have a host "
                                      "assigned")
         node = await self.objects.get(self.nodes, "", node_name)
-        status = node.get("status") or {}
-        address = next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), None)
-        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 10250
+        address, port = kubelet_endpoint(node)
         if not address:
             raise errors.bad_request(f"node {node_name} has no InternalIP address")
-        host = f"[{address}]" if ":" in address else address
-        return f"https://{host}:{port}"
+        return https_url(address, port or 10250)
+
+
+def kubelet_endpoint(node: Obj) -> tuple[str, int]:
+    """The InternalIP and kubelet port a Node's status advertises (``""``/0 where missing)."""
+    status = node.get("status") or {}
+    address = next((a.get("address") or "" for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
+                   "")
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 0
+    return address, int(port)
+
+
+def https_url(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"https://{host}:{port}"

@@ -33,6 +33,7 @@ from kybernetes.api.quantity import BINARY_SI, DECIMAL_SI, Quantity
 from kybernetes.api.strategy import ResourceInfo
 from kybernetes.apiserver import request as rq
 from kybernetes.apiserver import tables
+from kybernetes.apiserver.kubelets import https_url, kubelet_endpoint
 from kybernetes.apiserver.watchcache import WatchCache
 
 __all__ = ["MetricsAPI", "node_usage", "pod_containers"]
@@ -108,13 +109,10 @@ class MetricsAPI:
         status = node.get("status") or {}
         if str((status.get("nodeInfo") or {}).get("containerRuntimeVersion", "")).startswith("hollow://"):
             return None  # simulated nodes (``kyb agent --hollow``) serve no kubelet endpoint
-        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port") or 0
-        address = next((a.get("address") for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
-                       None)
+        address, port = kubelet_endpoint(node)
         if not port or not address:
             return None
-        host = f"[{address}]" if ":" in address else address
-        return f"https://{host}:{port}/stats/summary"
+        return https_url(address, port) + "/stats/summary"
 
     async def _fetch(self, name: str, url: str) -> Obj | None:
         timeout = aiohttp.ClientTimeout(total=self.timeout)
