@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from kybernetes.client.errors import ApiError, ConflictError
+
+log = logging.getLogger(__name__)
 
 
 class WorkQueue:
@@ -90,3 +97,33 @@ class WorkQueue:
             t.cancel()
         async with self._cond:
             self._cond.notify_all()
+
+
+SyncHandler = Callable[[str], Awaitable[None]]
+
+
+async def process_queue(queue: WorkQueue, handler: SyncHandler, name: str) -> None:
+    """Worker: take keys until the queue shuts down; failures requeue with backoff."""
+    while True:
+        key = await queue.get()
+        if key is None:
+            return
+        start = time.monotonic()
+        try:
+            await handler(key)
+            queue.forget(key)
+        except asyncio.CancelledError:
+            queue.done(key)
+            raise
+        except ConflictError as e:
+            log.debug("%s: syncing %s hit a conflict, requeueing: %s", name, key, e)
+            queue.add_rate_limited(key)
+        except ApiError as e:
+            log.info("%s: error syncing %s: %s", name, key, e)
+            queue.add_rate_limited(key)
+        except Exception:
+            log.exception("%s: error syncing %s", name, key)
+            queue.add_rate_limited(key)
+        else:
+            log.debug("%s: finished syncing %s (%.1f ms)", name, key, (time.monotonic() - start) * 1000)
+        queue.done(key)

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from kybernetes.client import workqueue
-from kybernetes.client.errors import ApiError, ConflictError
 from kybernetes.client.informer import Informer, key_of
+from kybernetes.client.workqueue import SyncHandler, process_queue
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-SyncHandler = Callable[[str], Awaitable[None]]
 Clock = Callable[[], float]
 
 
@@ -30,33 +28,6 @@ class Recorder(Protocol):
     """What controllers need of ``client.events.EventRecorder`` (a fake in tests)."""
 
     def record(self, obj: Obj, type_: str, reason: str, message: str) -> None: ...
-
-
-async def process_queue(queue: workqueue.WorkQueue, handler: SyncHandler, name: str) -> None:
-    """Worker: take keys until the queue shuts down; failures requeue with backoff."""
-    while True:
-        key = await queue.get()
-        if key is None:
-            return
-        start = time.monotonic()
-        try:
-            await handler(key)
-            queue.forget(key)
-        except asyncio.CancelledError:
-            queue.done(key)
-            raise
-        except ConflictError as e:
-            log.debug("%s: syncing %s hit a conflict, requeueing: %s", name, key, e)
-            queue.add_rate_limited(key)
-        except ApiError as e:
-            log.info("%s: error syncing %s: %s", name, key, e)
-            queue.add_rate_limited(key)
-        except Exception:
-            log.exception("%s: error syncing %s", name, key)
-            queue.add_rate_limited(key)
-        else:
-            log.debug("%s: finished syncing %s (%.1f ms)", name, key, (time.monotonic() - start) * 1000)
-        queue.done(key)
 
 
 class Controller:

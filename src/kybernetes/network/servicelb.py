@@ -21,7 +21,7 @@ import logging
 from typing import Any, Protocol
 
 from kybernetes.client import workqueue
-from kybernetes.client.errors import ApiError, NotFoundError
+from kybernetes.client.errors import NotFoundError
 from kybernetes.client.events import EventRecorder
 from kybernetes.client.informer import Informer, key_of
 from kybernetes.client.rest import NODES, SERVICES
@@ -121,24 +121,10 @@ class ServiceLBController:
             await asyncio.gather(self.services.wait_synced(), self.nodes.wait_synced())
             async with asyncio.TaskGroup() as tg:
                 for i in range(workers):
-                    tg.create_task(self._worker(), name=f"{self.name}-{i}")
+                    tg.create_task(workqueue.process_queue(self.queue, self.sync, self.name), name=f"{self.name}-{i}")
         finally:
             await self.queue.shutdown()
             log.info("Shutting down %s controller", self.name)
-
-    async def _worker(self) -> None:
-        while (key := await self.queue.get()) is not None:
-            try:
-                await self.sync(key)
-                self.queue.forget(key)
-            except ApiError as e:
-                log.info("%s: error syncing %s: %s", self.name, key, e)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s: error syncing %s", self.name, key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
 
 
 async def run_servicelb(client: Any, stop: asyncio.Event, recorder: Recorder | None = None) -> None:
