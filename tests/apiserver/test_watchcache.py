@@ -11,9 +11,12 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
+from kybernetes.api import errors
+from kybernetes.api.strategy import WriteContext
+from kybernetes.apiserver import objects as objects_module
 from kybernetes.apiserver import reads
 from kybernetes.apiserver.app import ApiServer
-from kybernetes.apiserver.watchcache import Change, Changes, WatchCache
+from kybernetes.apiserver.watchcache import Change, Changes, WatchCache, decode
 from kybernetes.store.sqlite import SQLiteStore
 
 
@@ -96,3 +99,35 @@ async def test_bookmarks_keep_the_watch_going(api: tuple[ApiServer, TestClient],
     async with asyncio.timeout(5):
         await reader  # the watch ends at its timeout
     assert server.reads._watches == set()
+
+
+async def test_a_write_hands_its_object_to_the_cache(api: tuple[ApiServer, TestClient]) -> None:
+    # the object a handler writes becomes the cache's entry (no second decode of the stored bytes),
+    # identical to what decoding would give; a write that fails leaves nothing behind
+    server, _ = api
+    objects = server.objects
+    info = server.registry.require("", "v1", "configmaps")
+    opts = objects_module.WriteOptions(result_read_only=True)
+    created = await objects.create(info, {"apiVersion": "v1", "kind": "ConfigMap",
+                                          "metadata": {"name": "a", "namespace": "default"}, "data": {"k": "1"}},
+                                   WriteContext(), opts)
+    await objects.cache.wait_fresh()
+    entry = objects.cache.get(info.key("default", "a"))
+    assert entry is not None and entry.obj is created
+    kv = await objects.store.get(info.key("default", "a"))
+    assert kv is not None and decode(kv) == created
+
+    def bump(current: dict[str, Any] | None) -> dict[str, Any]:
+        assert current is not None
+        return {**current, "data": {"k": "2"}}
+
+    updated, _ = await objects.update(info, "default", "a", bump, WriteContext(), opts)
+    await objects.cache.wait_fresh()
+    entry = objects.cache.get(info.key("default", "a"))
+    assert entry is not None and entry.obj is updated and entry.obj["data"] == {"k": "2"}
+    assert entry.obj["metadata"]["resourceVersion"] == str(entry.revision)
+
+    with pytest.raises(errors.StatusError):  # already exists: the store refuses, the cache forgets it
+        await objects.create(info, {"apiVersion": "v1", "kind": "ConfigMap",
+                                    "metadata": {"name": "a", "namespace": "default"}}, WriteContext(), opts)
+    assert objects.cache._expected == {}

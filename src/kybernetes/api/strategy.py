@@ -88,6 +88,11 @@ class Strategy:
     def default(self, obj: Object) -> None:
         """Apply API defaults (Kubernetes' SetDefaults_*). Runs on every decoded write, idempotent."""
 
+    def default_status(self, obj: Object) -> None:
+        """The defaults a ``/status`` write needs: everything but the status comes from the stored
+        object (already defaulted), so a kind may skip defaulting its spec here."""
+        self.default(obj)
+
     def prepare_for_create(self, obj: Object, ctx: WriteContext) -> None:
         """Normalise a new object: e.g. clear status, set generation 1, allocate IPs."""
         if self.has_status and "status" in obj:
@@ -180,7 +185,7 @@ class StatusStrategy(Strategy):
         self.main = main
 
     def default(self, obj: Object) -> None:
-        self.main.default(obj)
+        self.main.default_status(obj)
 
     def prepare_for_update(self, obj: Object, old: Object, ctx: WriteContext) -> None:
         for key in [k for k in obj if k not in ("metadata", "status", "apiVersion", "kind")]:

@@ -9,6 +9,7 @@ the store write. Handlers (``rest.py`` and the subresource modules) call it; it 
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import time
@@ -208,7 +209,8 @@ class ObjectStore:
                 if opts.dry_run:
                     allocations.rollback()
                     return self.to_served(info, obj)
-                kv = await self.store.create(info.key(md.get("namespace"), md["name"]), self.encode(info, obj))
+                key = info.key(md.get("namespace"), md["name"])
+                kv = await self._store_write(info, opts, key, obj, functools.partial(self.store.create, key))
             except KeyExists:
                 allocations.rollback()
                 if generated:
@@ -218,16 +220,26 @@ class ObjectStore:
                 allocations.rollback()
                 raise
             md["resourceVersion"] = str(kv.mod_revision)
-            obj = self.to_served(info, obj)
-            self._share(info, opts, kv.key, kv.mod_revision, obj)
-            return obj
+            return self.to_served(info, obj)
         raise errors.already_exists(info.plural, info.group, md.get("name", ""))
 
-    def _share(self, info: ResourceInfo, opts: WriteOptions, key: str, revision: int, obj: dict[str, Any]) -> None:
-        """Hand the watch cache the object just written, so it need not decode the store's copy:
-        only when the caller will not touch it again and it is stored in the form it is served."""
-        if opts.result_read_only and info.to_storage is None and info.from_storage is None:
-            self.cache.prime(key, revision, obj)
+    async def _store_write(self, info: ResourceInfo, opts: WriteOptions, key: str, obj: dict[str, Any],
+                           write: Callable[[bytes], Awaitable[KeyValue]]) -> KeyValue:
+        """``write(encoded obj)``. When the caller will not touch ``obj`` again and it is stored in
+        the form it is served, the watch cache is told to take ``obj`` for the change instead of
+        decoding the store's bytes (``WatchCache.expect``)."""
+        shared = opts.result_read_only and info.to_storage is None and info.from_storage is None
+        if shared:
+            obj["apiVersion"], obj["kind"] = info.api_version, info.kind
+        value = self.encode(info, obj)
+        if not shared:
+            return await write(value)
+        self.cache.expect(key, value, obj)
+        try:
+            return await write(value)
+        except BaseException:
+            self.cache.withdraw(key, value)
+            raise
 
     def _validate(self, info: ResourceInfo, strategy: Strategy, obj: dict[str, Any],
                   errs: list[FieldError], old: dict[str, Any] | None = None) -> None:
@@ -358,12 +370,12 @@ class ObjectStore:
             if opts.dry_run:
                 allocations.rollback()
                 return new
-            out = await self.store.update(key, self.encode(info, new), revision)
+            out = await self._store_write(info, opts, key, new,
+                                           lambda value: self.store.update(key, value, revision))
         except BaseException:
             allocations.rollback()
             raise
         md["resourceVersion"] = str(out.mod_revision)
-        self._share(info, opts, key, out.mod_revision, new)
         return new
 
     # --- delete ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = 20_000  # recent events kept for watches that resume from a resourceVersion
 WATCHER_QUEUE_LIMIT = 50_000
-PRIMED_LIMIT = 10_000  # written objects waiting for their change to reach the cache
+EXPECTED_LIMIT = 10_000  # written objects waiting for their change to reach the cache
 
 
 @dataclass(slots=True)
@@ -108,7 +108,7 @@ class WatchCache:
         self._watchers_by_resource: dict[str, set[Watcher]] = {}
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
-        self._primed: dict[int, tuple[str, dict[str, Any]]] = {}  # revision → (key, object), see ``prime``
+        self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}  # key → (value, object), see ``expect``
         self.ready = asyncio.Event()
 
     @staticmethod
@@ -159,24 +159,31 @@ class WatchCache:
         del keys[bisect.bisect_left(keys, key)]
         return objs.pop(key)
 
-    def prime(self, key: str, revision: int, obj: dict[str, Any]) -> None:
-        """The object a write stored at ``revision``, as ``decode`` would give it (resourceVersion
-        set): the feed uses it instead of decoding the store's bytes again. The caller must never
-        change it afterwards: from here on it is shared like every cached object."""
-        if revision <= self.revision:
-            return  # the feed got there first
-        if len(self._primed) >= PRIMED_LIMIT:  # writes whose changes the feed has not reached: stale
-            self._primed = {r: v for r, v in self._primed.items() if r > self.revision}
-            if len(self._primed) >= PRIMED_LIMIT:
-                return
-        self._primed[revision] = (key, obj)
+    def expect(self, key: str, value: bytes, obj: dict[str, Any]) -> None:
+        """A write is about to store ``value`` (the encoding of ``obj``) at ``key``: when its change
+        arrives carrying that very bytes object, the feed takes ``obj`` (resourceVersion set)
+        instead of decoding the bytes again. The caller must not change ``obj`` from here on,
+        except to set the same resourceVersion: it may be shared like every cached object."""
+        if len(self._expected) >= EXPECTED_LIMIT:  # writes that failed without withdrawing
+            self._expected.clear()
+        self._expected[key] = (value, obj)
+
+    def withdraw(self, key: str, value: bytes) -> None:
+        """The write ``expect`` announced did not happen."""
+        pending = self._expected.get(key)
+        if pending is not None and pending[0] is value:
+            del self._expected[key]
 
     def _apply(self, ev: Event) -> None:
         kv = ev.kv
         prefix = self.resource_prefix(kv.key)
         if ev.type == "PUT":
-            primed = self._primed.pop(kv.mod_revision, None) if self._primed else None
-            obj = primed[1] if primed is not None and primed[0] == kv.key else decode(kv)
+            pending = self._expected.pop(kv.key, None) if self._expected else None
+            if pending is not None and pending[0] is kv.value:
+                obj = pending[1]
+                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            else:
+                obj = decode(kv)
             objs = self._by_prefix.get(prefix)
             old = objs.get(kv.key) if objs else None
             self._put(kv.key, Entry(kv.key, kv.mod_revision, obj), prefix)

@@ -229,6 +229,9 @@ class PodStrategy(Strategy):
         podspec.default_pod_spec(spec)
         default_pod_status(c.ensure(obj, "status"))
 
+    def default_status(self, obj: Object) -> None:
+        default_pod_status(c.ensure(obj, "status"))
+
     def prepare_for_create(self, obj: Object, ctx: WriteContext) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": compute_qos(c.section(obj, "spec"))}
         apply_scheduling_gated_condition(obj)
