@@ -131,3 +131,30 @@ async def test_a_write_hands_its_object_to_the_cache(api: tuple[ApiServer, TestC
         await objects.create(info, {"apiVersion": "v1", "kind": "ConfigMap",
                                     "metadata": {"name": "a", "namespace": "default"}}, WriteContext(), opts)
     assert objects.cache._expected == {}
+
+
+async def test_binding_reads_the_cached_pod_without_changing_it(api: tuple[ApiServer, TestClient]) -> None:
+    # the binding handler works on the cache's own copy of the pod (read only): the cached pod must
+    # stay what the store holds, also when a second binding is refused
+    server, client = api
+    pods = "/api/v1/namespaces/default/pods"
+    created = await client.post(pods, json={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                            "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    assert created.status == 201
+    key = "/registry/core/pods/default/p"
+    await server.objects.cache.wait_fresh()
+    before = server.objects.cache.get(key)
+    assert before is not None
+    snapshot = orjson.dumps(before.obj)
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}}
+    assert (await client.post(f"{pods}/p/binding", json=binding)).status == 201
+    assert orjson.dumps(before.obj) == snapshot  # the old entry was not written through
+    again = await client.post(f"{pods}/p/binding", json={**binding, "target": {"kind": "Node", "name": "n2"}})
+    assert again.status == 409
+    assert 'pod p is already assigned to node "n1"' in (await again.json())["message"]
+    await server.objects.cache.wait_fresh()
+    entry = server.objects.cache.get(key)
+    kv = await server.objects.store.get(key)
+    assert entry is not None and kv is not None and entry.obj == decode(kv)
+    assert entry.obj["spec"]["nodeName"] == "n1"

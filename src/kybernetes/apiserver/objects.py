@@ -260,18 +260,20 @@ class ObjectStore:
                      precondition_rv: str | None = None, create_if_missing: bool = False,
                      is_patch: bool = False,
                      on_prepared: Callable[[dict[str, Any], dict[str, Any] | None], None] | None = None,
-                     ) -> tuple[dict[str, Any], bool]:
+                     shared_current: bool = False) -> tuple[dict[str, Any], bool]:
         """Read-modify-write with compare-and-swap, like ``GuaranteedUpdate``.
 
         ``mutate(current_served_or_None)`` returns the desired new object (a fresh dict). If it
         carries ``metadata.resourceVersion`` (or ``precondition_rv`` is given) that is a
         precondition: a mismatch is 409 Conflict; otherwise a concurrent change is retried.
-        Returns ``(object, created)``.
+        Returns ``(object, created)``. ``shared_current``: the strategy only reads the current
+        object and never puts parts of it into the new one, so the cache's own copy may serve (one
+        decode less); the object returned for a no-op write is then that shared copy.
         """
         strategy = strategy or info.strategy
         key = info.key(namespace, name)
         for _ in range(MAX_RETRIES):
-            revision, copies = await self._live(info, key, 2)
+            revision, copies = await self._live(info, key, 2, shared_first=shared_current)
             if not copies and not create_if_missing:
                 raise errors.not_found(info.plural, info.group, name)
             if not copies:
@@ -301,9 +303,11 @@ class ObjectStore:
             return result, False
         raise errors.conflict(info.plural, info.group, name, "too many concurrent updates; please try again")
 
-    async def _live(self, info: ResourceInfo, key: str, copies: int) -> tuple[int, list[dict[str, Any]]]:
+    async def _live(self, info: ResourceInfo, key: str, copies: int, shared_first: bool = False,
+                    ) -> tuple[int, list[dict[str, Any]]]:
         """The key's mod revision and ``copies`` independent served copies of its object (none
-        when it does not exist), as of every write acknowledged so far.
+        when it does not exist), as of every write acknowledged so far; with ``shared_first`` the
+        first may be the cache's own object, which the caller must not change.
 
         Like the apiserver's ``GuaranteedUpdate`` with a cached object, the current state comes
         from the watch cache once it has caught up with the store (no reader-thread round trip,
@@ -321,7 +325,10 @@ class ObjectStore:
                 if entry is None:
                     return 0, []
                 raw = entry.raw()
-                return entry.revision, [self.to_served(info, orjson.loads(raw)) for _ in range(copies)]
+                shared = shared_first and info.from_storage is None and entry.obj.get("kind") == info.kind \
+                    and entry.obj.get("apiVersion") == info.api_version  # served as cached
+                fresh = [self.to_served(info, orjson.loads(raw)) for _ in range(copies - shared)]
+                return entry.revision, [entry.obj, *fresh] if shared else fresh
         kv = await self.store.get(key)
         if kv is None:
             return 0, []

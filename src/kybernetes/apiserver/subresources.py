@@ -177,9 +177,10 @@ class Subresources:
             return current
 
         # Like upstream's BindingREST, a direct read-modify-write of the stored pod: no strategy
-        # hooks and no managedFields entry (the request object is the Binding, not the pod).
+        # hooks and no managedFields entry (the request object is the Binding, not the pod), so
+        # the current pod is only read.
         await self.objects.update(info, ri.namespace, ri.name, mutate, ctx, opts, _BINDING,
-                                  precondition_rv=meta.get("resourceVersion") or None)
+                                  precondition_rv=meta.get("resourceVersion") or None, shared_current=True)
         return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201},
                        201, ctx)
 
