@@ -46,6 +46,12 @@ def write_options(request: web.Request, subresource: str = "") -> WriteOptions:
                         result_read_only=True)
 
 
+def _merge_patch_sets(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a JSON merge patch puts into the object: the patch without the fields it deletes
+    (nulls in maps; lists replace whole lists, so they stay as they are)."""
+    return {k: _merge_patch_sets(v) if type(v) is dict else v for k, v in doc.items() if v is not None}
+
+
 def _duplicates_source(raw: bytes, body: dict[str, Any]) -> bytes:
     """What the repeated-key check must read: ``raw``, or nothing when ``raw`` is exactly what
     encoding the decoded ``body`` gives again (compact JSON as orjson and, mostly, Go write it):
@@ -80,12 +86,15 @@ class Writes:
 
     # --- field validation & managed fields ------------------------------------------------------
     def check_fields(self, info: ResourceInfo, obj: dict[str, Any], opts: WriteOptions, ctx: WriteContext,
-                     raw: bytes = b"", content_type: str = "", patch_value: str | None = None) -> None:
-        """Unknown (and, for raw bodies, duplicate) fields per ``fieldValidation``; unknown ones are dropped."""
+                     raw: bytes = b"", content_type: str = "", patch_value: str | None = None,
+                     new_part: dict[str, Any] | None = None) -> None:
+        """Unknown (and, for raw bodies, duplicate) fields per ``fieldValidation``; unknown ones are
+        dropped. ``new_part``: the only part of ``obj`` that can hold unknown fields (what a merge
+        patch sets; the stored rest has none), walked instead of all of ``obj``."""
         root = self.schema_root(info)
         if root is None:
             return
-        unknown = fieldvalidation.unknown_fields(obj, root, self.schemas)
+        unknown = fieldvalidation.unknown_fields(obj if new_part is None else new_part, root, self.schemas)
         if getattr(info.strategy, "custom_resource", False):
             unknown.sort()
         dups = fieldvalidation.duplicate_fields(raw, content_type) if raw and opts.field_validation != "Ignore" \
@@ -186,6 +195,7 @@ class Writes:
                 raise fieldvalidation.apply_strict_error(dups)
         strategy = strategy or info.strategy
         root = self.schema_root(info)
+        merge_sets = _merge_patch_sets(doc) if ctype == rq.MERGE_PATCH and isinstance(doc, dict) else None
 
         def mutate(current: dict[str, Any] | None) -> dict[str, Any]:
             if is_apply:
@@ -221,7 +231,7 @@ class Writes:
             value = gofmt.go_value(doc) if ctype == rq.STRATEGIC_PATCH else None
             if opts.field_validation == "Strict" and value is None:
                 value = orjson.dumps(new).decode()
-            self.check_fields(info, new, opts, ctx, patch_value=value)
+            self.check_fields(info, new, opts, ctx, patch_value=value, new_part=merge_sets)
             return new
 
         hook = None if is_apply else self.track(info, opts, ctx)
