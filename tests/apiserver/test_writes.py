@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 from aiohttp.test_utils import TestClient
 
 from kybernetes.apiserver.app import ApiServer
 from kybernetes.apiserver.writes import _duplicates_source
+from kybernetes.store.interface import KeyValue, RevisionMismatch
 
 
 def test_duplicate_check_skipped_only_when_the_body_round_trips() -> None:
@@ -39,3 +41,31 @@ async def test_merge_patch_unknown_fields_come_from_what_the_patch_sets(api: tup
                                 data=orjson.dumps({"data": {"b": "2"}, "bogus": 1}), headers=merge)
     assert strict.status == 422
     assert 'unknown field "bogus"' in (await strict.json())["message"]
+
+
+async def test_merge_patch_retried_after_a_lost_race_applies_the_whole_patch(
+        api: tuple[ApiServer, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    # the first attempt consumes the decoded patch; the retry after a compare-and-swap failure
+    # must start from the request body again, not from what the first attempt left of it
+    server, client = api
+    cms = "/api/v1/namespaces/default/configmaps"
+    assert (await client.post(cms, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r"},
+                                         "data": {"k": "v"}})).status == 201
+    store = server.objects.store
+    real_update = store.update
+    lost = []
+
+    async def update_losing_once(key: str, value: bytes, expected: int) -> KeyValue:
+        if not lost:
+            lost.append(key)
+            current = await store.get(key)
+            assert current is not None
+            raise RevisionMismatch(current)
+        return await real_update(key, value, expected)
+
+    monkeypatch.setattr(store, "update", update_losing_once)
+    r = await client.patch(f"{cms}/r", data=orjson.dumps({"data": {"a": "1"}, "metadata": {"labels": {"x": "y"}}}),
+                           headers={"Content-Type": "application/merge-patch+json"})
+    assert r.status == 200 and lost
+    obj = await r.json()
+    assert obj["data"] == {"k": "v", "a": "1"} and obj["metadata"]["labels"] == {"x": "y"}

@@ -195,7 +195,7 @@ class Writes:
                 raise fieldvalidation.apply_strict_error(dups)
         strategy = strategy or info.strategy
         root = self.schema_root(info)
-        merge_sets = _merge_patch_sets(doc) if ctype == rq.MERGE_PATCH and isinstance(doc, dict) else None
+        unused = [doc]  # a merge patch's decoded body, moved into the first attempt's object
 
         def mutate(current: dict[str, Any] | None) -> dict[str, Any]:
             if is_apply:
@@ -216,10 +216,13 @@ class Writes:
                 raise errors.not_found(info.plural, info.group, ri.name)
             before_rv = current["metadata"].get("resourceVersion")
             type_meta = (("kind", current.get("kind")), ("apiVersion", current.get("apiVersion")))
+            merge_sets = None
             if ctype == rq.JSON_PATCH:
                 new = patch.apply_json_patch(current, doc)
             elif ctype == rq.MERGE_PATCH:
-                new = patch.apply_merge_patch_in_place(current, doc)  # ``current`` is this attempt's copy
+                own = unused.pop() if unused else rq.decode_patch_body(raw, ctype)  # a retry decodes again
+                merge_sets = _merge_patch_sets(own) if isinstance(own, dict) else None
+                new = patch.apply_merge_patch_owned(current, own)  # ``current`` is this attempt's copy
             else:
                 new = patch.apply_strategic_merge_patch(current, doc, root, self.schemas)
             if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):

@@ -17,7 +17,7 @@ from typing import Any
 
 from kybernetes.api.patch import _errors, _json
 
-__all__ = ["apply_merge_patch", "apply_merge_patch_in_place", "create_merge_patch"]
+__all__ = ["apply_merge_patch", "apply_merge_patch_owned", "create_merge_patch"]
 
 INVALID_PATCH_MESSAGE = "Invalid JSON Patch"
 
@@ -29,14 +29,27 @@ def apply_merge_patch(doc: Any, patch: Any) -> Any:
     return merge_value(doc, patch)
 
 
-def apply_merge_patch_in_place(doc: Any, patch: Any) -> Any:
-    """``apply_merge_patch`` for a ``doc`` the caller owns and gives up: it is merged into rather
-    than copied (the result may be ``doc`` itself). ``patch`` is still never modified or shared."""
+def apply_merge_patch_owned(doc: Any, patch: Any) -> Any:
+    """``apply_merge_patch`` for a ``doc`` and a ``patch`` the caller owns and gives up (a private
+    copy of the object, a freshly decoded request body): the patch's values move into ``doc``
+    instead of being copied, and the result may be ``doc`` itself."""
     if patch is None or not isinstance(patch, (dict, list)):
         raise _errors.bad_request(INVALID_PATCH_MESSAGE)
     if not isinstance(patch, dict):
-        return _json.clone(patch)
-    return _merge_owned(doc, patch)
+        return patch
+    return _merge_moving(doc, patch)
+
+
+def _merge_moving(target: Any, patch: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = target if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif type(value) is dict:
+            result[key] = _merge_moving(result.get(key), value)
+        else:
+            result[key] = value
+    return result
 
 
 def merge_value(target: Any, patch: Any) -> Any:
