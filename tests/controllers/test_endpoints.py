@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
+from kybernetes.client.errors import AlreadyExistsError
 from kybernetes.client.rest import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from kybernetes.controllers import endpointslice
 from kybernetes.controllers.endpoints import EndpointsController
@@ -129,3 +132,17 @@ async def test_endpointslice_placeholder_and_chunking() -> None:
     slices = client.all(ENDPOINTSLICES)
     assert sorted(len(x["endpoints"]) for x in slices) == [1, 2, 2]
     assert all(x["metadata"]["labels"][endpointslice.SERVICE_NAME_LABEL] == "web" for x in slices)
+
+
+async def test_endpoints_the_informer_has_not_seen_yet_are_no_failure() -> None:
+    # the Endpoints exist (written a moment ago) but the informer has not caught up: the create is
+    # refused, which is retried later without a FailedToCreateEndpoint warning
+    client, _, _ = world(b.pod("a", ip="10.42.0.2", ready=True, phase="Running"))
+    recorder = FakeRecorder()
+    ep = EndpointsController(client.informer(SERVICES, attach=False), client.informer(PODS, attach=False),
+                             client.informer(ENDPOINTS), as_client(client), recorder)
+    client.add(ENDPOINTS, {"metadata": {"name": "web", "namespace": "default"}})
+    ep.ep_informer.delete(client.stored(ENDPOINTS, "web", "default"))
+    with pytest.raises(AlreadyExistsError):
+        await ep.sync("default/web")
+    assert recorder.events == []

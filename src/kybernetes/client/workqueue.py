@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from kybernetes.client.errors import ApiError, ConflictError
+from kybernetes.client.errors import AlreadyExistsError, ApiError, ConflictError
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ async def process_queue(queue: WorkQueue, handler: SyncHandler, name: str) -> No
         except asyncio.CancelledError:
             queue.done(key)
             raise
-        except ConflictError as e:
+        except (ConflictError, AlreadyExistsError) as e:  # a cache behind the server: not worth more than debug
             log.debug("%s: syncing %s hit a conflict, requeueing: %s", name, key, e)
             queue.add_rate_limited(key)
         except ApiError as e:

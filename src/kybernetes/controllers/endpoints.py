@@ -14,7 +14,13 @@ import ipaddress
 import logging
 from typing import Any
 
-from kybernetes.client.errors import ApiError, ForbiddenError, NotFoundError
+from kybernetes.client.errors import (
+    AlreadyExistsError,
+    ApiError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+)
 from kybernetes.client.events import WARNING
 from kybernetes.client.informer import Informer, key_of
 from kybernetes.client.rest import ENDPOINTS, Client
@@ -169,6 +175,8 @@ class EndpointsController(loop.Controller):
             if current is None:
                 return  # most likely a terminating namespace
             raise
+        except (AlreadyExistsError, ConflictError):
+            raise  # our informer is behind a write (ours, or a previous leader's): retried once it caught up
         except ApiError as e:
             if current is None:
                 self.recorder.record(ep, WARNING, "FailedToCreateEndpoint",
