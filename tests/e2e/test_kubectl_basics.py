@@ -275,3 +275,32 @@ def test_explain(kubectl: Kubectl) -> None:
 def test_auth_can_i(kubectl: Kubectl) -> None:
     assert kubectl("auth", "can-i", "create", "deployments").strip() == "yes"
     assert kubectl("auth", "can-i", "*", "*").strip() == "yes"
+
+
+def test_impersonation(kubectl: Kubectl) -> None:
+    # kubectl --as / --as-group: the request acts as that user, with its (lack of) rights
+    can = kubectl.run("auth", "can-i", "list", "pods", "--as", "bob", check=False)
+    assert (can.returncode, can.stdout.strip()) == (1, "no")
+    assert kubectl("auth", "can-i", "list", "pods", "--as", "bob", "--as-group", "system:masters").strip() == "yes"
+    denied = kubectl.run("get", "pods", "-n", "default", "--as", "bob", check=False)
+    assert denied.returncode != 0
+    assert ('Error from server (Forbidden): pods is forbidden: User "bob" cannot list resource "pods" in API group '
+            '"" in the namespace "default"') in denied.stderr
+    who = json.loads(kubectl("auth", "whoami", "--as", "system:serviceaccount:default:default", "-o", "json"))
+    assert who["status"]["userInfo"] == {
+        "username": "system:serviceaccount:default:default",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"]}
+
+
+def test_impersonation_with_the_python_client(k8s_client) -> None:  # type: ignore[no-untyped-def]
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    api = client.ApiClient(k8s_client.configuration)
+    api.set_default_header("Impersonate-User", "bob")
+    with pytest.raises(ApiException) as denied:
+        client.CoreV1Api(api).list_namespaced_pod("default")
+    assert denied.value.status == 403
+    assert 'User "bob" cannot list resource "pods"' in json.loads(denied.value.body)["message"]
+    api.set_default_header("Impersonate-Group", "system:masters")
+    assert client.CoreV1Api(api).list_namespaced_pod("default").kind == "PodList"

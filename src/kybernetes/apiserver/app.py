@@ -25,7 +25,7 @@ from kybernetes.api.openapi import OpenAPIV3
 from kybernetes.api.registry import Registry
 from kybernetes.api.strategy import WriteContext
 from kybernetes.api.types import GroupVersionKind
-from kybernetes.apiserver import bootstrappolicy
+from kybernetes.apiserver import authz, bootstrappolicy, impersonation
 from kybernetes.apiserver import discovery as disc
 from kybernetes.apiserver import request as rq
 from kybernetes.apiserver.admission import SYSTEM_PRIORITY_CLASSES, Admission
@@ -190,7 +190,7 @@ class ApiServer:
     async def authn_middleware(self, request: web.Request,
                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                                ) -> web.StreamResponse:
-        request[USER] = self.authn.authenticate(request)
+        request[USER] = impersonation.acting_user(request.headers, self.authn.authenticate(request), self.authz)
         return await handler(request)
 
     # --- non-resource endpoints -----------------------------------------------------------------
@@ -331,15 +331,10 @@ class ApiServer:
         user: User = request[USER]
         verb = self._verb(request, ri)
         # admins are always allowed (the authorizer's first rule): no attributes to build for them
-        if not user.is_admin and not self.authz.allowed(
-                user, Attributes(verb, ri.group, ri.resource, ri.subresource, ri.namespace, ri.name)):
-            scope = f' in the namespace "{ri.namespace}"' if ri.namespace else " at the cluster scope"
-            res = errors.qualified(ri.resource, ri.group)  # the subresource shows only in "cannot … resource"
-            target = f'{res} "{ri.name}"' if ri.name else res
-            raise errors.forbidden_message(
-                f'{target} is forbidden: User "{user.name}" cannot {verb} resource "{ri.resource}'
-                f'{"/" + ri.subresource if ri.subresource else ""}" in API group "{ri.group}"{scope}',
-                ri.resource, ri.group, ri.name or None)
+        if not user.is_admin:
+            attributes = Attributes(verb, ri.group, ri.resource, ri.subresource, ri.namespace, ri.name)
+            if not self.authz.allowed(user, attributes):
+                raise authz.forbidden(user, attributes)
         if verb not in info.verbs and not ri.subresource:
             raise errors.method_not_allowed()
         extra = self.extra_handlers.get((f"{ri.group}/{ri.resource}", ri.subresource))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kybernetes.api import errors
 from kybernetes.apiserver.authn import User
 from kybernetes.apiserver.watchcache import WatchCache
 
@@ -26,6 +27,18 @@ class Attributes:
     @property
     def is_resource(self) -> bool:
         return not self.path
+
+
+def forbidden(user: User, a: Attributes) -> errors.StatusError:
+    """The 403 RBAC's denial gets, worded like Kubernetes' (``pods "x" is forbidden: User "u"
+    cannot get resource "pods" in API group "" in the namespace "ns"``)."""
+    scope = f' in the namespace "{a.namespace}"' if a.namespace else " at the cluster scope"
+    res = errors.qualified(a.resource, a.group)  # the subresource shows only in "cannot … resource"
+    target = f'{res} "{a.name}"' if a.name else res
+    return errors.forbidden_message(
+        f'{target} is forbidden: User "{user.name}" cannot {a.verb} resource "{a.resource}'
+        f'{"/" + a.subresource if a.subresource else ""}" in API group "{a.group}"{scope}',
+        a.resource, a.group, a.name or None)
 
 
 def _match(values: list[str] | None, value: str) -> bool:
