@@ -145,6 +145,19 @@ async def test_default_storage_class_fills_only_an_absent_class(api: tuple[ApiSe
     assert (await r.json())["spec"]["storageClassName"] == "slow"
 
 
+async def test_claims_and_volumes_are_created_protected(api: tuple[ApiServer, TestClient]) -> None:
+    _, client = api
+    body = claim("kept")
+    body["metadata"]["finalizers"] = ["example.com/mine"]
+    r = await client.post("/api/v1/namespaces/default/persistentvolumeclaims", json=body)
+    assert (await r.json())["metadata"]["finalizers"] == ["example.com/mine", "kubernetes.io/pvc-protection"]
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv1"},
+          "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/x"}}}
+    r = await client.post("/api/v1/persistentvolumes", json=pv)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+
+
 LIMITS = "/api/v1/namespaces/default/limitranges"
 
 

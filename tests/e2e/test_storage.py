@@ -152,3 +152,22 @@ def test_class_less_claim_without_volumes_reports_failed_binding(k: Kubectl) -> 
                in events_for(k, "PersistentVolumeClaim", "nothing"), 30, 0.2)
     assert k("get", "pvc", "nothing", "-o", "jsonpath={.status.phase}") == "Pending"
     k("delete", "pvc", "nothing")
+
+
+def test_a_claim_in_use_is_deleted_only_after_its_pod(k: Kubectl) -> None:
+    k("apply", "-f", "-", input=claim("busy"))
+    k("apply", "-f", "-", input=pod("holder", "busy", "exec sleep 3600"))
+    k("wait", "pod/holder", "--for=condition=Ready", "--timeout=120s", timeout=130)
+    assert json.loads(k("get", "pvc", "busy", "-o", "json"))["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection"]
+    volume = k("get", "pvc", "busy", "-o", "jsonpath={.spec.volumeName}")
+    assert k("get", "pv", volume, "-o", "jsonpath={.metadata.finalizers}") == '["kubernetes.io/pv-protection"]'
+    k("delete", "pvc", "busy", "--wait=false")
+    # Terminating while the pod runs: kubectl prints the status from the deletion timestamp
+    wait_until("the claim to be Terminating", lambda: "Terminating" in k("get", "pvc", "busy"), 30, 0.2)
+    assert k("get", "pod", "holder", "-o", "jsonpath={.status.phase}") == "Running"
+    assert json.loads(k("get", "pvc", "busy", "-o", "json"))["metadata"]["finalizers"] == [
+        "kubernetes.io/pvc-protection"]
+    k("delete", "pod", "holder", "--timeout=60s", timeout=70)
+    k("wait", "pvc/busy", "--for=delete", "--timeout=60s", timeout=70)
+    wait_until("the volume to be deleted", lambda: k.run("get", "pv", volume, check=False).returncode != 0, 90, 0.2)

@@ -18,6 +18,9 @@ from kybernetes.api.selectors import selector_from_label_selector
 
 Obj = dict[str, Any]
 
+# StorageObjectInUseProtection: a claim or volume still in use is not removed
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 ANN_BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 ANN_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 ANN_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"

@@ -7,7 +7,9 @@ Enabled plugins, as in a default Kubernetes 1.32 cluster:
   volume mounted at /var/run/secrets/kubernetes.io/serviceaccount in every container;
 - DefaultTolerationSeconds: NoExecute tolerations for not-ready/unreachable nodes, 300 s;
 - Priority: ``priority``/``preemptionPolicy`` from the PriorityClass (or the global default);
-- DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default StorageClass.
+- DefaultStorageClass: a PersistentVolumeClaim that names no class gets the default StorageClass;
+- StorageObjectInUseProtection: new claims get the ``kubernetes.io/pvc-protection`` finalizer and
+  new volumes ``kubernetes.io/pv-protection`` (the controllers of the same names remove them).
 NamespaceLifecycle lives in ``objects.ObjectStore.namespace_admission``.
 """
 
@@ -52,6 +54,9 @@ class Admission:
             self._priority(obj, spec)
         elif info.group == "" and info.plural == "persistentvolumeclaims":
             self._default_storage_class(obj)
+            _add_finalizer(obj, pvmatch.PVC_PROTECTION)
+        elif info.group == "" and info.plural == "persistentvolumes":
+            _add_finalizer(obj, pvmatch.PV_PROTECTION)
 
     # --- ServiceAccount -------------------------------------------------------------------------
     def _service_account(self, pod: dict[str, Any], spec: dict[str, Any]) -> None:
@@ -127,6 +132,13 @@ class Admission:
         default = pvmatch.default_class([e.obj for e in self.cache.list("/registry/storage.k8s.io/storageclasses/")])
         if default is not None:
             spec["storageClassName"] = default["metadata"]["name"]
+
+
+def _add_finalizer(obj: dict[str, Any], finalizer: str) -> None:
+    md = obj.setdefault("metadata", {})
+    finalizers = md.get("finalizers") or []
+    if finalizer not in finalizers:
+        md["finalizers"] = [*finalizers, finalizer]
 
 
 def _tolerates_no_execute(t: dict[str, Any], key: str) -> bool:

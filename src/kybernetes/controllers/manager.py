@@ -62,6 +62,8 @@ from kybernetes.controllers import (
     nodeipam,
     nodelifecycle,
     persistentvolume,
+    pvcprotection,
+    pvprotection,
     replicaset,
     replicationcontroller,
     resourcequota,
@@ -213,6 +215,17 @@ def _persistentvolume_binder(ctx: ControllerContext) -> Runnable:
                                                        ctx.recorder("persistentvolume-controller"))
 
 
+def _pvc_protection(ctx: ControllerContext) -> Runnable:
+    inf = ctx.informers.informer
+    return pvcprotection.PVCProtectionController(inf(PVCS), inf(PODS), ctx.client,
+                                                 ctx.recorder("pvc-protection-controller"))
+
+
+def _pv_protection(ctx: ControllerContext) -> Runnable:
+    return pvprotection.PVProtectionController(ctx.informers.informer(PVS), ctx.client,
+                                               ctx.recorder("pv-protection-controller"))
+
+
 #: name → (builder, workers). The one place a controller is registered; workers follow
 #: kube-controller-manager's ``--concurrent-*-syncs`` defaults.
 CONTROLLERS: dict[str, tuple[Builder, int]] = {
@@ -232,6 +245,8 @@ CONTROLLERS: dict[str, tuple[Builder, int]] = {
     "disruption": (_disruption, 1),
     "horizontalpodautoscaling": (_horizontalpodautoscaling, 5),
     "persistentvolume-binder": (_persistentvolume_binder, 1),
+    "pvc-protection": (_pvc_protection, 1),
+    "pv-protection": (_pv_protection, 1),
     **workloads.CONTROLLERS,  # statefulset, daemonset, job, cronjob, ttl-after-finished, podgc
 }
 
