@@ -40,7 +40,8 @@ def test_registry_names_match_kube_controller_manager() -> None:
                                         "endpointslice", "nodelifecycle", "nodeipam", "taint-eviction-controller",
                                         "resourcequota",
                                         "statefulset", "daemonset", "job", "cronjob", "ttl-after-finished", "podgc",
-                                        "disruption", "horizontalpodautoscaling", "persistentvolume-binder"}
+                                        "disruption", "horizontalpodautoscaling", "persistentvolume-binder",
+                                        "pvc-protection", "pv-protection"}
 
 
 async def test_controllers_run_until_stopped() -> None:
