@@ -90,7 +90,7 @@ class ApiServer:
         self.subresources = Subresources(self.objects, self.writes)
         self.discovery = disc.Discovery(self.registry, config.server_address)
         self.issuer = TokenIssuer(config.service_account_key) if config.service_account_key else None
-        self.authn = Authenticator(dict(config.tokens), self.issuer)
+        self.authn = Authenticator(dict(config.tokens), self.issuer, self._stored_object)
         self.authz = Authorizer(self.cache)
         self.kubelets = KubeletConnections(self.objects, self.registry.require("", "v1", "nodes"),
                                            config.kubelet_client_cert, config.kubelet_client_key)
@@ -117,6 +117,10 @@ class ApiServer:
             ("metrics.k8s.io/pods", ""): self.metrics.handle,
         }
         self.ready = asyncio.Event()
+
+    def _stored_object(self, key: str) -> dict[str, Any] | None:
+        entry = self.cache.get(key)
+        return entry.obj if entry is not None else None
 
     def write_context(self, request: web.Request, ri: rq.RequestInfo) -> WriteContext:
         user: User = request[USER]
