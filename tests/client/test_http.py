@@ -134,6 +134,19 @@ async def test_error_status_becomes_typed_error(server: tuple[Server, str]) -> N
         await c.close()
 
 
+async def test_undecoded_request_still_raises_errors(server: tuple[Server, str]) -> None:
+    _, url = server
+    c = Client(ClientConfig(url, False))
+    try:
+        path = PODS.path("default", "a")
+        assert await c.request("GET", path, decode=False) == {}
+        assert (await c.request("GET", path))["metadata"]["name"] == "a"
+        with pytest.raises(NotFoundError, match='pods "missing" not found'):
+            await c.request("GET", PODS.path("default", "missing"), decode=False)
+    finally:
+        await c.close()
+
+
 async def test_chunked_response_read_whole(server: tuple[Server, str]) -> None:
     _, url = server
     c = Client(ClientConfig(url, False))

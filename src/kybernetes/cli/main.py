@@ -174,16 +174,19 @@ def _agent(args: argparse.Namespace) -> int:
     configs = joined[1]
 
     async def component(stop: Any) -> None:
-        # every hollow node acts as itself, system:node:<name>; the first one also watches the pods
-        clients = {n: Client(c, max_connections=8) for n, c in zip(names, configs, strict=True)}
+        # every hollow node acts as itself, system:node:<name>, over one connection as a kubelet does
+        # (more would each cost a TLS handshake); the first node's credentials also watch the pods,
+        # through a client of their own so the watch never holds that node's one connection
+        clients = {n: Client(c, max_connections=1) for n, c in zip(names, configs, strict=True)}
+        watcher = Client(configs[0])
         try:
-            await hollow.run_hollow_agent(clients[names[0]], stop, args.hollow, args.node_name_prefix, labels,
+            await hollow.run_hollow_agent(watcher, stop, args.hollow, args.node_name_prefix, labels,
                                           taints, args.cpu, args.memory, args.max_pods, node_clients=clients,
                                           lease_duration=args.node_lease_duration_seconds,
                                           lease_interval=args.node_lease_duration_seconds / 4,
-                                          status_interval=args.node_status_report_frequency)
+                                          status_interval=args.node_status_report_frequency or 300.0)
         finally:
-            for c in clients.values():
+            for c in (watcher, *clients.values()):
                 await c.close()
 
     return _run_until_signal(component)
@@ -227,7 +230,7 @@ def _node_agent(args: argparse.Namespace, labels: dict[str, str], taints: tuple[
                                  containerd=args.container_runtime_endpoint or None, labels=labels,
                                  max_pods=args.max_pods, server_port=args.kubelet_port, client_ca_file=client_ca,
                                  lease_duration=args.node_lease_duration_seconds,
-                                 status_interval=args.node_status_report_frequency,
+                                 status_interval=args.node_status_report_frequency or 60.0,
                                  cluster_dns=(args.cluster_dns,), registries=registries)
         finally:
             for c in (kubelet, proxy):
@@ -422,7 +425,9 @@ def parser() -> argparse.ArgumentParser:
     ag.add_argument("--memory", default="16Gi", help="hollow node memory capacity")
     ag.add_argument("--max-pods", type=int, default=110, help="pods capacity")
     ag.add_argument("--node-lease-duration-seconds", type=int, default=40, help="node Lease duration (renewed 4x)")
-    ag.add_argument("--node-status-report-frequency", type=float, default=60.0, help="seconds between node status posts")
+    ag.add_argument("--node-status-report-frequency", type=float, default=None,
+                    help="seconds between node status posts (default 60; hollow nodes, whose status never "
+                         "changes, 300 like the kubelet's nodeStatusReportFrequency)")
     ag.add_argument("--data-dir", "-d", default=os.environ.get("KYB_DATA_DIR", str(DEFAULT_DATA_DIR)),
                     help="agent state (containerd, pod volumes) under <data-dir>/agent (real agent)")
     ag.add_argument("--container-runtime-endpoint", default="", help="use this CRI socket instead of our containerd")

@@ -156,13 +156,16 @@ class Client:
             self._pool = None
 
     async def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None,
-                      content_type: str = "application/json", request_timeout: float = 60) -> dict[str, Any]:
+                      content_type: str = "application/json", request_timeout: float = 60, *,
+                      decode: bool = True) -> dict[str, Any]:
+        """The decoded answer; ``decode=False`` (a caller that ignores it) skips decoding and returns
+        ``{}`` — a whole pod takes some 25 µs to decode, as much as the rest of a small request."""
         data = orjson.dumps(body) if body is not None else None
         query = urlencode({k: _q(v) for k, v in params.items() if v is not None}, doseq=True) if params else ""
         r = await self.pool.request(method, http.request_target(path, query), data, content_type, request_timeout)
         if r.status >= 400:
             raise _error(r.status, r.body)
-        return orjson.loads(r.body) if r.body else {}
+        return orjson.loads(r.body) if r.body and decode else {}
 
     # --- verbs ----------------------------------------------------------------------------------
     async def get(self, res: Resource, name: str, namespace: str | None = None,
@@ -182,9 +185,10 @@ class Client:
         return await self.request("PUT", res.path(namespace, obj["metadata"]["name"], subresource), obj)
 
     async def patch(self, res: Resource, name: str, patch: Any, namespace: str | None = None,
-                    subresource: str | None = None, patch_type: str = "application/merge-patch+json",
-                    **params: Any) -> dict[str, Any]:
-        return await self.request("PATCH", res.path(namespace, name, subresource), patch, params, patch_type)
+                    subresource: str | None = None, patch_type: str = "application/merge-patch+json", *,
+                    decode: bool = True, **params: Any) -> dict[str, Any]:
+        return await self.request("PATCH", res.path(namespace, name, subresource), patch, params, patch_type,
+                                  decode=decode)
 
     async def delete(self, res: Resource, name: str, namespace: str | None = None,
                      **options: Any) -> dict[str, Any]:

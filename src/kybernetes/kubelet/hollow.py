@@ -1,6 +1,6 @@
 """Hollow nodes (like kwok): one agent process simulates N kubelets without containers. Each node is
 registered, heartbeats through its Lease in kube-node-lease (every 10 s) and posts node status (every
-60 s); pods bound to it are reported Running and Ready at once, with a pod IP from the node's podCIDR
+5 min, the kubelet's report frequency for an unchanged status); pods bound to it are reported Running and Ready at once, with a pod IP from the node's podCIDR
 (``spec.podCIDR`` as the controller manager's nodeipam assigns it, read back from the API's answers
 and, while missing, at most every 5 s when a pod needs an address; else derived: 10.42.<i>.0/24 for
 up to 256 nodes, /24s of 100.64.0.0/10 beyond)
@@ -60,7 +60,7 @@ class HollowConfig:
     pods: int = 110
     lease_duration: int = 40
     lease_interval: float = 10.0
-    status_interval: float = 60.0
+    status_interval: float = 300.0  # the kubelet's nodeStatusReportFrequency: a status that never changes
     workers: int = 32
     concurrency: int = 32  # parallel heartbeats / registrations
 
@@ -363,7 +363,7 @@ class HollowAgent:
         ip = n.allocate(md.get("uid", ""), status.get("podIP") or "")
         new = pod_status(pod, n.cfg.internal_ip, ip, format_time(), exit_code)
         await self._client(n).patch(PODS, md["name"], {"metadata": {"uid": md.get("uid")}, "status": new},
-                                md.get("namespace"), subresource="status")
+                                    md.get("namespace"), subresource="status", decode=False)  # the watch brings it
         if exit_code is None and ANNOTATION_EXIT_CODE in ann and spec.get("restartPolicy") in ("Never", "OnFailure"):
             self.queue.add_after(key, float(ann.get(ANNOTATION_RUNTIME) or 0))
 
