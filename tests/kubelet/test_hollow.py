@@ -217,3 +217,24 @@ async def test_pod_ips_come_from_the_podcidr_the_controller_manager_assigned():
     await a.sync_pod("default/other2")
     assert [p["patch"]["status"]["podIP"] for p in client.of("patch", "pods/status")[1:]] == ["10.42.1.2", "10.42.1.3"]
     assert client.of("get", "nodes") == ["hollow-0", "hollow-1"]
+
+
+async def test_a_node_without_podcidr_is_read_ever_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    # with no controller manager, no podCIDR ever comes: the reads back off from 5 s to 5 min
+    a, client = await agent(1)
+    now = [1000.0]
+    monkeypatch.setattr(hollow.time, "monotonic", lambda: now[0])
+
+    async def get(res, name, namespace=None, subresource=None):  # type: ignore[no-untyped-def]
+        client.calls.append(("get", res.plural, name))
+        return {"metadata": {"name": name, "uid": f"uid-{name}"}, "spec": {}, "status": {}}
+
+    client.get = get
+    reads = []
+    for i, t in enumerate((1000.0, 1004.0, 1006.0, 1015.0, 1017.0, 1030.0, 1038.0, 1400.0, 1701.0)):
+        now[0] = t
+        put(a, _pod(f"p{i}"))
+        await a.sync_pod(f"default/p{i}")
+        if len(client.of("get", "nodes")) > len(reads):
+            reads.append(t)
+    assert reads == [1000.0, 1006.0, 1017.0, 1038.0, 1400.0, 1701.0]  # waits of 5, 10, 20, 40, 80 s

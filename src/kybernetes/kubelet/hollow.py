@@ -1,9 +1,10 @@
 """Hollow nodes (like kwok): one agent process simulates N kubelets without containers. Each node is
-registered, heartbeats through its Lease in kube-node-lease (every 10 s) and posts node status (every
-5 min, the kubelet's report frequency for an unchanged status); pods bound to it are reported Running and Ready at once, with a pod IP from the node's podCIDR
-(``spec.podCIDR`` as the controller manager's nodeipam assigns it, read back from the API's answers
-and, while missing, at most every 5 s when a pod needs an address; else derived: 10.42.<i>.0/24 for
-up to 256 nodes, /24s of 100.64.0.0/10 beyond)
+registered, heartbeats through its Lease in kube-node-lease (every 10 s) and posts node status
+(every 5 min, the kubelet's report frequency for a status that does not change); pods bound to it
+are reported Running and Ready at once, with a pod IP from the node's podCIDR (``spec.podCIDR`` as
+the controller manager's nodeipam assigns it, read back from the API's answers and, while missing,
+when a pod needs an address: after 5 s, then ever less often, up to every 5 min; else derived:
+10.42.<i>.0/24 for up to 256 nodes, /24s of 100.64.0.0/10 beyond)
 and containerd-looking container statuses. A pod being deleted is "stopped" at once and removed
 with ``DELETE gracePeriodSeconds=0`` (uid precondition).
 
@@ -45,7 +46,9 @@ NODE_IP_BASE = ipaddress.IPv4Address("198.18.0.0")  # RFC 2544 benchmarking rang
 SMALL_POD_RANGE = ipaddress.IPv4Network("10.42.0.0/16")
 LARGE_POD_RANGE = ipaddress.IPv4Network("100.64.0.0/10")
 TICK = 0.1
-CIDR_RECHECK = 5.0  # seconds between reads of a Node still without podCIDR, when a pod needs an IP
+# seconds between reads of a Node still without podCIDR, when a pod needs an IP: doubling from 5 s to
+# 5 min (without a controller manager — a bare benchmark — none ever comes; status answers bring it too)
+CIDR_RECHECK, CIDR_RECHECK_MAX = 5.0, 300.0
 ASSIGNED = "spec.nodeName!="
 
 
@@ -170,13 +173,14 @@ def pod_status(pod: Obj, host_ip: str, pod_ip: str, now: str, exit_code: int | N
 
 
 class _Node:
-    __slots__ = ("assigned", "cfg", "checked", "ips", "lease", "network", "obj")
+    __slots__ = ("assigned", "cfg", "checked", "ips", "lease", "network", "obj", "recheck")
 
     def __init__(self, cfg: NodeConfig, network: ipaddress.IPv4Network) -> None:
         self.cfg = cfg
         self.network = network  # derived until the Node has a spec.podCIDR
         self.assigned = False
         self.checked = 0.0  # monotonic time the Node was last read for its podCIDR
+        self.recheck = CIDR_RECHECK  # seconds until the next such read
         self.ips: dict[str, str] = {}  # pod uid → IP
         self.obj: Obj | None = None
         self.lease: Obj | None = None
@@ -356,7 +360,9 @@ class HollowAgent:
         if running and exit_code and spec.get("restartPolicy") == "OnFailure" and any(
                 int(s.get("restartCount") or 0) for s in status.get("containerStatuses") or []):
             return  # the one simulated restart was already reported
-        if not n.assigned and md.get("uid", "") not in n.ips and time.monotonic() - n.checked > CIDR_RECHECK:
+        if not n.assigned and md.get("uid", "") not in n.ips and time.monotonic() - n.checked > n.recheck:
+            if n.checked:
+                n.recheck = min(n.recheck * 2, CIDR_RECHECK_MAX)
             n.checked = time.monotonic()  # the controller manager assigns podCIDRs just after registration
             with contextlib.suppress(ApiError, OSError, TimeoutError):
                 n.adopt(await self._client(n).get(NODES, n.cfg.name))
