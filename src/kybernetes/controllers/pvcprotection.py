@@ -15,10 +15,9 @@ import logging
 from typing import Any
 
 from kybernetes.api.persistentvolumes import PVC_PROTECTION
-from kybernetes.client.errors import NotFoundError
 from kybernetes.client.informer import Informer
 from kybernetes.client.rest import PODS, PVCS, Client
-from kybernetes.controllers import loop, podstate
+from kybernetes.controllers import loop, podstate, protection
 from kybernetes.controllers.loop import Obj
 
 log = logging.getLogger(__name__)
@@ -80,26 +79,12 @@ class PVCProtectionController(loop.Controller):
         if pvc is None:
             return
         md = _md(pvc)
-        finalizers = list(md.get("finalizers") or [])
-        if not md.get("deletionTimestamp"):
-            if PVC_PROTECTION not in finalizers:
-                await self._set_finalizers(pvc, [*finalizers, PVC_PROTECTION])
-            return
-        if PVC_PROTECTION not in finalizers or await self._in_use(md.get("namespace", ""), md.get("name", "")):
-            return
-        await self._set_finalizers(pvc, [f for f in finalizers if f != PVC_PROTECTION])
-        log.info("Removed protection from PersistentVolumeClaim %s: no pod uses it", key)
+        if await protection.sync_protection(self.client, PVCS, pvc, PVC_PROTECTION,
+                                            lambda: self._in_use(md.get("namespace", ""), md.get("name", ""))):
+            log.info("Removed protection from PersistentVolumeClaim %s: no pod uses it", key)
 
     async def _in_use(self, namespace: str, name: str) -> bool:
         if any(uses(p, name) for p in self.pod_informer.list(namespace)):
             return True
         live = (await self.client.list(PODS, namespace)).get("items") or []
         return any(uses(p, name) for p in live)
-
-    async def _set_finalizers(self, pvc: Obj, finalizers: list[str]) -> None:
-        md = _md(pvc)
-        body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": md.get("resourceVersion")}}
-        try:
-            await self.client.patch(PVCS, md.get("name", ""), body, md.get("namespace"))
-        except NotFoundError:
-            pass  # gone already

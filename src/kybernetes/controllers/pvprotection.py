@@ -12,10 +12,9 @@ import logging
 from typing import Any
 
 from kybernetes.api.persistentvolumes import PV_PROTECTION
-from kybernetes.client.errors import NotFoundError
 from kybernetes.client.informer import Informer
 from kybernetes.client.rest import PVS, Client
-from kybernetes.controllers import loop
+from kybernetes.controllers import loop, protection
 from kybernetes.controllers.loop import Obj
 
 log = logging.getLogger(__name__)
@@ -50,20 +49,9 @@ class PVProtectionController(loop.Controller):
         pv = self.pv_informer.get(key)
         if pv is None:
             return
-        md = _md(pv)
-        finalizers = list(md.get("finalizers") or [])
-        if not md.get("deletionTimestamp"):
-            if PV_PROTECTION not in finalizers:
-                await self._set_finalizers(pv, [*finalizers, PV_PROTECTION])
-            return
-        if PV_PROTECTION in finalizers and not in_use(pv):
-            await self._set_finalizers(pv, [f for f in finalizers if f != PV_PROTECTION])
-            log.info("Removed protection from PersistentVolume %s: not bound", key)
 
-    async def _set_finalizers(self, pv: Obj, finalizers: list[str]) -> None:
-        md = _md(pv)
-        body = {"metadata": {"finalizers": finalizers or None, "resourceVersion": md.get("resourceVersion")}}
-        try:
-            await self.client.patch(PVS, md.get("name", ""), body)
-        except NotFoundError:
-            pass
+        async def bound() -> bool:
+            return in_use(pv)
+
+        if await protection.sync_protection(self.client, PVS, pv, PV_PROTECTION, bound):
+            log.info("Removed protection from PersistentVolume %s: not bound", key)
