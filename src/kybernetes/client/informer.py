@@ -12,11 +12,14 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
 
 from kybernetes.client.errors import ApiError, GoneError
 from kybernetes.client.rest import Client, Resource
+
+if TYPE_CHECKING:
+    from kybernetes.client.events import EventRecorder
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +189,24 @@ class Informer:
                 log.debug("watch %s failed: %s; retrying in %.1fs", self.resource.plural, e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+
+async def run_until_stopped(stop: asyncio.Event, work: Coroutine[Any, Any, None], informers: Iterable[Informer],
+                            recorder: EventRecorder | None = None) -> None:
+    """A packaged controller's lifetime: start its event ``recorder`` and ``informers``, run
+    ``work`` (its workers) until ``stop`` is set, then stop all of them again."""
+    informers = list(informers)
+    if recorder is not None:
+        recorder.start()
+    for informer in informers:
+        informer.start()
+    task = asyncio.create_task(work)
+    try:
+        await stop.wait()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.gather(*(i.stop() for i in informers))
+        if recorder is not None:
+            await recorder.stop()

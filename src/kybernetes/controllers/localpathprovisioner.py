@@ -19,7 +19,6 @@ local-storage`` leaves it and its StorageClass out).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import posixpath
@@ -34,7 +33,7 @@ from kybernetes.api import persistentvolumes as pvmatch
 from kybernetes.api.printing import parse_time
 from kybernetes.client.errors import AlreadyExistsError, NotFoundError
 from kybernetes.client.events import NORMAL, WARNING, EventRecorder
-from kybernetes.client.informer import Informer, key_of
+from kybernetes.client.informer import Informer, key_of, run_until_stopped
 from kybernetes.client.rest import CONFIGMAPS, NODES, PODS, PVCS, PVS, STORAGECLASSES, Client
 from kybernetes.controllers import loop
 from kybernetes.controllers.loop import Obj
@@ -373,15 +372,4 @@ async def run_local_path_provisioner(client: Client, stop: asyncio.Event, worker
     informers = [claims, volumes, classes, configmaps, pods]
     recorder = EventRecorder(client, f"{PROVISIONER}_{socket.gethostname()}")
     ctrl = LocalPathProvisioner(claims, volumes, classes, configmaps, pods, client, recorder)
-    recorder.start()
-    for informer in informers:
-        informer.start()
-    task = asyncio.create_task(ctrl.run(workers), name="local-path-provisioner")
-    try:
-        await stop.wait()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.gather(*(i.stop() for i in informers))
-        await recorder.stop()
+    await run_until_stopped(stop, ctrl.run(workers), informers, recorder)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from kybernetes.client import workqueue
 from kybernetes.client.errors import NotFoundError
 from kybernetes.client.events import EventRecorder
-from kybernetes.client.informer import Informer, key_of
+from kybernetes.client.informer import Informer, key_of, run_until_stopped
 from kybernetes.client.rest import NODES, SERVICES
 
 log = logging.getLogger(__name__)
@@ -133,17 +133,4 @@ async def run_servicelb(client: Any, stop: asyncio.Event, recorder: Recorder | N
     services, nodes = Informer(client, SERVICES), Informer(client, NODES)
     own_recorder = EventRecorder(client, COMPONENT) if recorder is None else None
     ctrl = ServiceLBController(services, nodes, client, recorder or own_recorder)
-    if own_recorder is not None:
-        own_recorder.start()
-    services.start()
-    nodes.start()
-    task = asyncio.create_task(ctrl.run(), name="servicelb")
-    try:
-        await stop.wait()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.gather(services.stop(), nodes.stop())
-        if own_recorder is not None:
-            await own_recorder.stop()
+    await run_until_stopped(stop, ctrl.run(), (services, nodes), own_recorder)
