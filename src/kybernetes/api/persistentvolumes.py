@@ -144,3 +144,12 @@ def default_class(classes: list[Obj]) -> Obj | None:
     if not defaults:
         return None
     return max(defaults, key=lambda c: (_md(c).get("creationTimestamp") or "", _md(c).get("name") or ""))
+
+
+def pod_claims(pod: Obj) -> list[tuple[str, bool]]:
+    """The claims ``pod`` mounts, each with whether it is a generic ephemeral volume's claim
+    (named ``<pod>-<volume>``)."""
+    name = (pod.get("metadata") or {}).get("name", "")
+    return [(v["persistentVolumeClaim"].get("claimName", ""), False) if v.get("persistentVolumeClaim")
+            else (f"{name}-{v.get('name', '')}", True)
+            for v in (pod.get("spec") or {}).get("volumes") or () if v.get("persistentVolumeClaim") or v.get("ephemeral")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kybernetes.api.persistentvolumes import PVC_PROTECTION
+from kybernetes.api.persistentvolumes import PVC_PROTECTION, pod_claims
 from kybernetes.client.informer import Informer
 from kybernetes.client.rest import PODS, PVCS, Client
 from kybernetes.controllers import loop, podstate, protection
@@ -29,14 +29,7 @@ def _md(obj: Obj) -> dict[str, Any]:
 
 def claims_of(pod: Obj) -> list[str]:
     """Names of the claims ``pod`` mounts (generic ephemeral volumes as ``<pod>-<volume>``)."""
-    names = []
-    for v in (pod.get("spec") or {}).get("volumes") or []:
-        claim = (v.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim:
-            names.append(claim)
-        elif v.get("ephemeral") is not None:
-            names.append(f"{_md(pod).get('name')}-{v.get('name')}")
-    return names
+    return [name for name, _ in pod_claims(pod)]
 
 
 def uses(pod: Obj, claim: str) -> bool:

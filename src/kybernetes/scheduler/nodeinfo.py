@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kybernetes.api.errors import StatusError
+from kybernetes.api.persistentvolumes import pod_claims
 from kybernetes.api.selectors import LabelSelector, selector_from_label_selector
 from kybernetes.api.validation import parse_quantity
 
@@ -255,10 +256,7 @@ class PodInfo:
         self.images = tuple(normalized_image_name(c.get("image") or "")
                             for c in [*(spec.get("initContainers") or ()), *(spec.get("containers") or ())])
         # (claim name, is a generic ephemeral volume's claim)
-        self.pvcs: tuple[tuple[str, bool], ...] = tuple(
-            (v["persistentVolumeClaim"].get("claimName", ""), False) if v.get("persistentVolumeClaim")
-            else (f"{self.name}-{v.get('name', '')}", True)
-            for v in spec.get("volumes") or () if v.get("persistentVolumeClaim") or v.get("ephemeral"))
+        self.pvcs: tuple[tuple[str, bool], ...] = tuple(pod_claims(pod))
         aff = spec.get("affinity") or {}
         pa = aff.get("podAffinity") or {}
         paa = aff.get("podAntiAffinity") or {}
