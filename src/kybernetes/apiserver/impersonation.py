@@ -11,14 +11,13 @@ a service account without requested groups gets its fixed ``system:serviceaccoun
 
 from __future__ import annotations
 
-from typing import Protocol
 from urllib.parse import unquote
 
 from multidict import CIMultiDictProxy
 
 from kybernetes.api import errors
 from kybernetes.apiserver.authn import User
-from kybernetes.apiserver.authz import Attributes, forbidden
+from kybernetes.apiserver.authz import Attributes, Authorizer, forbidden
 
 USER_HEADER = "Impersonate-User"
 GROUP_HEADER = "Impersonate-Group"
@@ -30,11 +29,7 @@ AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
 
 
-class _Authorizer(Protocol):
-    def allowed(self, user: User, a: Attributes) -> bool: ...
-
-
-def acting_user(headers: CIMultiDictProxy[str], user: User, authz: _Authorizer) -> User:
+def acting_user(headers: CIMultiDictProxy[str], user: User, authz: Authorizer) -> User:
     """``user`` itself without impersonation headers, else the user they name (403 when
     ``user`` may not impersonate some part of it)."""
     name = headers.get(USER_HEADER, "")

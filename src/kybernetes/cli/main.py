@@ -184,7 +184,7 @@ def _agent(args: argparse.Namespace) -> int:
                                           taints, args.cpu, args.memory, args.max_pods, node_clients=clients,
                                           lease_duration=args.node_lease_duration_seconds,
                                           lease_interval=args.node_lease_duration_seconds / 4,
-                                          status_interval=args.node_status_report_frequency or 300.0)
+                                          status_interval=args.node_status_report_frequency or hollow.STATUS_INTERVAL)
         finally:
             for c in (watcher, *clients.values()):
                 await c.close()

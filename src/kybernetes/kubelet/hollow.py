@@ -50,6 +50,7 @@ TICK = 0.1
 # 5 min (without a controller manager — a bare benchmark — none ever comes; status answers bring it too)
 CIDR_RECHECK, CIDR_RECHECK_MAX = 5.0, 300.0
 ASSIGNED = "spec.nodeName!="
+STATUS_INTERVAL = 300.0  # the kubelet's nodeStatusReportFrequency: a hollow node's status never changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class HollowConfig:
     pods: int = 110
     lease_duration: int = 40
     lease_interval: float = 10.0
-    status_interval: float = 300.0  # the kubelet's nodeStatusReportFrequency: a status that never changes
+    status_interval: float = STATUS_INTERVAL
     workers: int = 32
     concurrency: int = 32  # parallel heartbeats / registrations
 
