@@ -158,3 +158,91 @@ async def test_binding_reads_the_cached_pod_without_changing_it(api: tuple[ApiSe
     kv = await server.objects.store.get(key)
     assert entry is not None and kv is not None and entry.obj == decode(kv)
     assert entry.obj["spec"]["nodeName"] == "n1"
+
+
+async def test_pod_status_writes_read_the_cached_pod_without_changing_it(api: tuple[ApiServer, TestClient]) -> None:
+    # pods/status shares the cache's copy of the pod as the old object (its spec, labels and owner
+    # references go into the new one as they are): no write may change an earlier entry, and every
+    # entry stays what the store holds — after a merge patch, a PUT, a refused write and a no-op
+    server, client = api
+    pods = "/api/v1/namespaces/default/pods"
+    created = await client.post(pods, json={
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "a"}},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}})
+    assert created.status == 201
+    key = "/registry/core/pods/default/p"
+    entries = []
+
+    async def settled() -> Any:
+        await server.objects.cache.wait_fresh()
+        entry = server.objects.cache.get(key)
+        kv = await server.objects.store.get(key)
+        assert entry is not None and kv is not None and entry.obj == decode(kv)
+        entries.append((entry, orjson.dumps(entry.obj)))
+        return entry
+
+    await settled()
+    terminated = {"name": "c", "image": "busybox", "imageID": "", "ready": False, "restartCount": 0,
+                  "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+    patched = await client.patch(f"{pods}/p/status", data=orjson.dumps(
+        {"status": {"phase": "Succeeded", "podIP": "10.42.0.9", "containerStatuses": [terminated]}}),
+        headers={"Content-Type": "application/merge-patch+json"})
+    assert patched.status == 200
+    assert (await settled()).obj["status"]["phase"] == "Succeeded"
+
+    body = await patched.json()
+    body["status"]["message"] = "done"
+    body["spec"]["nodeName"] = "ignored"  # the old spec wins on /status
+    put = await client.put(f"{pods}/p/status", json=body)
+    assert put.status == 200
+    entry = await settled()
+    assert entry.obj["status"]["message"] == "done" and "nodeName" not in entry.obj["spec"]
+
+    running = {**terminated, "state": {"running": {}}}  # terminated containers of a Never pod stay so
+    refused = await client.patch(f"{pods}/p/status", data=orjson.dumps({"status": {"containerStatuses": [running]}}),
+                                 headers={"Content-Type": "application/merge-patch+json"})
+    assert refused.status == 422
+    same = await client.patch(f"{pods}/p/status", data=orjson.dumps({"status": {"message": "done"}}),
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert same.status == 200 and (await same.json())["metadata"]["resourceVersion"] == \
+        entry.obj["metadata"]["resourceVersion"]
+    await settled()
+    for old, snapshot in entries:
+        assert orjson.dumps(old.obj) == snapshot
+
+
+async def test_field_selected_watches_see_objects_enter_and_leave(api: tuple[ApiServer, TestClient]) -> None:
+    # two watches whose field selectors split the pods between them: each change is ADDED to the
+    # one it enters and DELETED from the one it leaves — with the content that watch last matched,
+    # at the new resourceVersion, as upstream's cacher does (the selectors' values are computed once
+    # per object and shared, so a stale value would send an event to the wrong watch)
+    _, client = api
+    pods = "/api/v1/namespaces/default/pods"
+    streams = {}
+    for name, selector in (("running", "status.phase=Running"), ("other", "status.phase!=Running")):
+        streams[name] = await client.get(pods, params={"watch": "true", "fieldSelector": selector,
+                                                       "timeoutSeconds": "10"})
+    created = await client.post(pods, json={"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                            "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    assert created.status == 201
+    versions = [(await created.json())["metadata"]["resourceVersion"]]
+    for i, phase in enumerate(("Running", "Running", "Succeeded")):
+        patched = await client.patch(f"{pods}/p/status", data=orjson.dumps(
+            {"status": {"phase": phase, "message": f"step {i}"}}),
+            headers={"Content-Type": "application/merge-patch+json"})
+        assert patched.status == 200
+        versions.append((await patched.json())["metadata"]["resourceVersion"])
+
+    async def events(name: str, n: int) -> list[tuple[str, str, str]]:
+        out = []
+        async with asyncio.timeout(5):
+            while len(out) < n:
+                ev = orjson.loads(await streams[name].content.readline())
+                status, md = ev["object"]["status"], ev["object"]["metadata"]
+                out.append((ev["type"], status.get("message", status.get("phase", "")), md["resourceVersion"]))
+        return out
+
+    assert await events("other", 3) == [("ADDED", "Pending", versions[0]), ("DELETED", "Pending", versions[1]),
+                                        ("ADDED", "step 2", versions[3])]
+    assert await events("running", 3) == [("ADDED", "step 0", versions[1]), ("MODIFIED", "step 1", versions[2]),
+                                          ("DELETED", "step 1", versions[3])]

@@ -84,6 +84,9 @@ class Strategy:
     tracks_generation: bool = True
     #: how ``metadata.name`` is validated (most kinds: DNS-1123 subdomain)
     name_validator: Callable[[str], list[str]] = staticmethod(validation.is_dns1123_subdomain)
+    #: an update only reads the old object, and what it copies from it into the new one is never
+    #: changed afterwards: the watch cache's own copy may serve as the old object (one decode less).
+    shares_old: bool = False
 
     def default(self, obj: Object) -> None:
         """Apply API defaults (Kubernetes' SetDefaults_*). Runs on every decoded write, idempotent."""

@@ -72,9 +72,16 @@ def _subject_matches(subject: dict[str, Any], user: User, namespace: str) -> boo
     return False
 
 
+_RBAC = tuple(f"/registry/rbac.authorization.k8s.io/{r}/"
+              for r in ("clusterrolebindings", "clusterroles", "rolebindings", "roles"))
+RULES_CACHED = 4096  # (user, namespace) pairs whose rules are remembered until RBAC changes
+
+
 class Authorizer:
     def __init__(self, cache: WatchCache) -> None:
         self.cache = cache
+        self._rules: dict[tuple[str, tuple[str, ...], str], list[dict[str, Any]]] = {}
+        self._rules_as_of: tuple[int, ...] = ()
 
     def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
         if ref.get("kind") == "ClusterRole":
@@ -84,6 +91,19 @@ class Authorizer:
         return list((e.obj.get("rules") if e else None) or [])
 
     def rules_for(self, user: User, namespace: str) -> list[dict[str, Any]]:
+        """Every rule RBAC grants ``user`` in ``namespace`` (shared: do not change the list). Each
+        request needs them, so they are kept until a role or binding changes."""
+        as_of = tuple(self.cache.last_change(p) for p in _RBAC)
+        if as_of != self._rules_as_of or len(self._rules) >= RULES_CACHED:
+            self._rules.clear()
+            self._rules_as_of = as_of
+        key = (user.name, user.groups, namespace)
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = self._collect_rules(user, namespace)
+        return rules
+
+    def _collect_rules(self, user: User, namespace: str) -> list[dict[str, Any]]:
         rules: list[dict[str, Any]] = []
         for e in self.cache.list("/registry/rbac.authorization.k8s.io/clusterrolebindings/"):
             if any(_subject_matches(s, user, "") for s in e.obj.get("subjects") or []):

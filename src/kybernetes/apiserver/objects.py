@@ -266,12 +266,14 @@ class ObjectStore:
         ``mutate(current_served_or_None)`` returns the desired new object (a fresh dict). If it
         carries ``metadata.resourceVersion`` (or ``precondition_rv`` is given) that is a
         precondition: a mismatch is 409 Conflict; otherwise a concurrent change is retried.
-        Returns ``(object, created)``. ``shared_current``: the strategy only reads the current
-        object and never puts parts of it into the new one, so the cache's own copy may serve (one
-        decode less); the object returned for a no-op write is then that shared copy.
+        Returns ``(object, created)``. ``shared_current`` (or the strategy's ``shares_old``): the
+        current object is only read, and parts of it put into the new one are never changed, so the
+        cache's own copy may serve (one decode less); the object returned for a no-op write is then
+        that shared copy.
         """
         strategy = strategy or info.strategy
         key = info.key(namespace, name)
+        shared_current = shared_current or strategy.shares_old
         for _ in range(MAX_RETRIES):
             revision, copies = await self._live(info, key, 2, shared_first=shared_current)
             if not copies and not create_if_missing:

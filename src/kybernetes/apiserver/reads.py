@@ -13,6 +13,7 @@ import base64
 import contextlib
 import random
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ import orjson
 from aiohttp import web
 
 from kybernetes.api import errors, selectors
-from kybernetes.api.strategy import ResourceInfo
+from kybernetes.api.strategy import ResourceInfo, Strategy
 from kybernetes.apiserver import tables
 from kybernetes.apiserver.objects import ObjectStore
 from kybernetes.apiserver.request import Accept, RequestInfo, json_response, query_bool, query_int
@@ -39,6 +40,34 @@ Predicate = Callable[[dict[str, Any]], bool]
 Items = list[Any]  # cache entries or decoded objects (``list`` itself is a method name in ``Reads``)
 
 
+class _SelectableFields:
+    """The field-selector values of a kind's recent objects, shared by all its watchers.
+
+    Every watcher with a field selector matches each change (object and previous object) against
+    its own selector; the values are computed once per object instead. Objects served to watchers
+    and lists are never changed, so an entry stays right for as long as it holds its object (which
+    also keeps the ``id`` from being reused).
+    """
+
+    def __init__(self, strategy: Strategy, size: int = 256) -> None:
+        self._strategy = strategy
+        self._size = size
+        self._memo: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
+
+    def of(self, obj: dict[str, Any]) -> dict[str, str]:
+        hit = self._memo.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        fields = self._strategy.field_selectors(obj)
+        if len(self._memo) >= self._size:
+            del self._memo[next(iter(self._memo))]
+        self._memo[id(obj)] = (obj, fields)
+        return fields
+
+
+_selectable: weakref.WeakKeyDictionary[Strategy, _SelectableFields] = weakref.WeakKeyDictionary()
+
+
 def make_predicate(info: ResourceInfo, request: web.Request) -> tuple[Predicate | None, selectors.FieldSelector]:
     label_sel = selectors.parse_label_selector(request.query.get("labelSelector"))
     field_sel = selectors.parse_field_selector(request.query.get("fieldSelector"))
@@ -47,11 +76,15 @@ def make_predicate(info: ResourceInfo, request: web.Request) -> tuple[Predicate 
         selectors.check_field_labels(field_sel, set(probe))
     if label_sel.empty and field_sel.empty:
         return None, field_sel
+    fields = _selectable.get(info.strategy)
+    if fields is None:
+        fields = _selectable[info.strategy] = _SelectableFields(info.strategy)
+    fields_of = fields.of
 
     def pred(obj: dict[str, Any]) -> bool:
         if not label_sel.empty and not label_sel.matches((obj.get("metadata") or {}).get("labels")):
             return False
-        return field_sel.empty or field_sel.matches(info.strategy.field_selectors(obj))
+        return field_sel.empty or field_sel.matches(fields_of(obj))
 
     return pred, field_sel
 
@@ -456,6 +489,10 @@ def translate(change: Change, pred: Predicate | None) -> list[tuple[str, dict[st
         return [("MODIFIED", change.obj)]
     if now_ok:
         return [("ADDED", change.obj)]
-    if was_ok:
-        return [("DELETED", change.obj)]
+    if was_ok:  # it left the filter: as upstream's cacher, the content the watcher last matched, at this revision
+        assert change.prev is not None
+        md = change.prev.get("metadata")
+        left = {**change.prev, "metadata": {**md, "resourceVersion": str(change.revision)}} \
+            if isinstance(md, dict) else change.prev
+        return [("DELETED", left)]
     return []

@@ -109,6 +109,7 @@ class WatchCache:
         self._revision_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._expected: dict[str, tuple[bytes, dict[str, Any]]] = {}  # key → (value, object), see ``expect``
+        self._last_change: dict[str, int] = {}  # resource prefix → revision of its latest change
         self.ready = asyncio.Event()
 
     @staticmethod
@@ -195,7 +196,7 @@ class WatchCache:
             obj["metadata"] = dict(obj.get("metadata") or {})
             obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
             change = Change("DELETE", kv.key, kv.mod_revision, obj, old.obj if old else None)
-        self.revision = kv.mod_revision
+        self.revision = self._last_change[prefix] = kv.mod_revision
         self._window.append(change)
         by_resource = self._watchers_by_resource
         for group in (by_resource.get(prefix), by_resource.get("")):
@@ -254,6 +255,11 @@ class WatchCache:
         await self.wait_for(self.store.revision)
 
     # --- reads ----------------------------------------------------------------------------------
+    def last_change(self, resource_prefix: str) -> int:
+        """The revision of the latest change the feed applied under ``resource_prefix`` (0: none
+        since the cache started), e.g. to know when something derived from a resource is stale."""
+        return self._last_change.get(resource_prefix, 0)
+
     def get(self, key: str) -> Entry | None:
         return self._by_prefix.get(self.resource_prefix(key), {}).get(key)
 

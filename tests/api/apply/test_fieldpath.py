@@ -90,6 +90,30 @@ def test_subtract_on_the_wire_matches_set_difference() -> None:
             assert out is data
 
 
+def test_in_place_operations_match_their_copying_twins() -> None:
+    rnd = random.Random(11)
+    names = ["f:a", "f:b", "f:c", 'k:{"name":"x"}', 'v:"s"']
+
+    def random_set() -> FieldSet:
+        return FieldSet.from_paths(tuple(rnd.choice(names) for _ in range(rnd.randint(1, 4)))
+                                   for _ in range(rnd.randint(0, 5)))
+
+    for _ in range(500):
+        a, b = random_set(), random_set()
+        union, difference = a.union(b), a.difference(b)
+        moved, kept = a.copy(), b.copy()
+        moved.absorb(kept)
+        assert moved == union
+        shrunk = a.copy()
+        shrunk.difference_update(b)
+        assert shrunk == difference
+        assert all(not c.is_empty() for c in _nodes(shrunk)[1:])  # no empty children left behind
+
+
+def _nodes(s: FieldSet) -> list[FieldSet]:
+    return [s, *(n for c in s.children.values() for n in _nodes(c))]
+
+
 def test_union_fields_v1_matches_set_union() -> None:
     import random
 

@@ -241,6 +241,26 @@ class FieldSet:
             else:
                 mine.update(oc)
 
+    def absorb(self, other: FieldSet) -> None:
+        """In-place union that takes over ``other``'s nodes (``other`` must not be used afterwards)."""
+        self.members |= other.members
+        for pe, oc in other.children.items():
+            mine = self.children.get(pe)
+            if mine is None:
+                self.children[pe] = oc
+            else:
+                mine.absorb(oc)
+
+    def difference_update(self, other: FieldSet) -> None:
+        """In-place ``difference``."""
+        self.members -= other.members
+        for pe, oc in other.children.items():
+            mine = self.children.get(pe)
+            if mine is not None:
+                mine.difference_update(oc)
+                if mine.is_empty():
+                    del self.children[pe]
+
     def intersection(self, other: FieldSet) -> FieldSet:
         s = FieldSet()
         s.members = self.members & other.members

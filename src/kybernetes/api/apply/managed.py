@@ -229,16 +229,13 @@ def record_update(managed: Managed, old: Any, new: Any, t: TypeNode, manager: st
     """Kubernetes' Update bookkeeping on ``managed`` (raises ``_walk.SchemaMismatch``)."""
     cmp = _walk.compare(old, new, t)
     cmp.exclude(reset_fields)
-    changed = cmp.modified  # the comparison is ours: its sets are reused, never shared further
-    if changed.is_empty():
-        changed = cmp.added
-    else:
-        changed.update(cmp.added)
-    lose = changed.union(cmp.removed) if not cmp.removed.is_empty() else changed
+    current = cmp.modified  # the comparison is ours: its sets are changed in place, never shared further
+    current.absorb(cmp.added)
+    removed = None if cmp.removed.is_empty() else cmp.removed
     for key, entry in list(managed.items()):
-        if not entry.subtract(lose) or not entry.raw:
+        if not entry.subtract(current) or (removed is not None and not entry.subtract(removed)) or not entry.raw:
             del managed[key]
-    current = changed.difference(STRIPPED)
+    current.difference_update(STRIPPED)
     if current.is_empty():
         return
     ident = identity(manager or "unknown", UPDATE, api_version, subresource)

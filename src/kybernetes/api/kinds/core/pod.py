@@ -318,6 +318,8 @@ def _mirror_annotation_update(obj: Object, old: Object) -> list[FieldError]:
 class PodStatusStrategy(StatusStrategy):
     """``pods/status`` (the kubelet): the old spec and owner references win; the QoS class is backfilled."""
 
+    shares_old = True  # spec, labels and owner references are taken over as they are, never modified
+
     def prepare_for_update(self, obj: Object, old: Object, ctx: WriteContext) -> None:
         super().prepare_for_update(obj, old, ctx)
         md, old_md = c.ensure(obj, "metadata"), c.meta(old)
