@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from kybernetes.api.errors import StatusError
 from kybernetes.apiserver import request as rq
+from kybernetes.apiserver.app import ApiServer
 
 
 @pytest.mark.parametrize(("path", "expected"), [
@@ -37,3 +39,17 @@ def test_decode_bodies() -> None:
     with pytest.raises(StatusError) as e:
         rq.decode_object(b"<x/>", "application/xml")
     assert e.value.code == 415 and e.value.reason == "UnsupportedMediaType"
+
+
+async def test_a_big_body_is_read_whole(api: tuple[ApiServer, TestClient]) -> None:
+    # a body arrives in pieces: all of it must be read (up to the 3 MiB limit), not the first piece
+    _, client = api
+    value = "x" * 900_000
+    r = await client.post("/api/v1/namespaces/default/configmaps", json={
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"v": value}})
+    assert r.status == 201, (await r.text())[:300]
+    got = await client.get("/api/v1/namespaces/default/configmaps/big")
+    assert (await got.json())["data"]["v"] == value
+    r = await client.post("/api/v1/namespaces/default/configmaps", data=b'{"kind": "ConfigMap", "data": "' +
+                          b"y" * (3 * 1024 * 1024) + b'"}', headers={"Content-Type": "application/json"})
+    assert r.status == 413

@@ -109,6 +109,19 @@ def test_all_namespaces_and_selectors(kubectl: Kubectl, ns: str) -> None:
     assert bad.returncode != 0 and "field label not supported: spec.nope" in bad.stderr
 
 
+def test_big_configmap_from_file(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:
+    # ~900 KB (kubectl sends it as protobuf, in many TLS records): stored whole, and over 1 MiB refused
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"{i:08d} {'k' * 90}\n" for i in range(9_000)))
+    kubectl("create", "configmap", "big", "-n", ns, f"--from-file={big}")
+    data = json.loads(kubectl("get", "configmap", "big", "-n", ns, "-o", "json"))["data"]
+    assert data["big.txt"] == big.read_text()
+    big.write_text("k" * 1_100_000)
+    refused = kubectl.run("create", "configmap", "huge", "-n", ns, f"--from-file={big}", check=False)
+    assert refused.returncode != 0
+    assert 'ConfigMap "huge" is invalid' in refused.stderr and "must have at most 1048576 bytes" in refused.stderr
+
+
 def test_chunked_list(kubectl: Kubectl, ns: str) -> None:
     for i in range(7):
         kubectl("-n", ns, "create", "configmap", f"cm{i}")

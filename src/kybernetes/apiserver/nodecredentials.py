@@ -20,6 +20,7 @@ from aiohttp import web
 from kybernetes.api import errors
 from kybernetes.apiserver import certs
 from kybernetes.apiserver.authn import User
+from kybernetes.apiserver.request import read_limited
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class NodeCredentials:
         if not bootstrap and not (user.name.startswith(certs.NODE_USER_PREFIX) or user.name == certs.KUBE_PROXY_USER):
             raise errors.forbidden_message(f'User "{user.name}" cannot request node client certificates',
                                            "", "", None)
-        body = await request.content.read(MAX_CSR_BYTES + 1)
+        body = await read_limited(request, MAX_CSR_BYTES)
         if len(body) > MAX_CSR_BYTES:
             raise errors.StatusError(413, "RequestEntityTooLarge", "the certificate signing request is too large", {})
         try:

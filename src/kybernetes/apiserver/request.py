@@ -115,11 +115,25 @@ def media_type(request: web.Request) -> str:
     return ct.split(";", 1)[0].strip().lower()
 
 
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The whole body, or its first ``limit + 1`` bytes when it is longer (for the caller to refuse).
+    A single ``content.read(n)`` returns only what has arrived so far: part of a big body."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 async def read_body(request: web.Request) -> bytes:
     length = request.content_length
     if length is not None and length > MAX_BODY:
         raise errors.request_entity_too_large(f"Request entity too large: limit is {MAX_BODY}")
-    data = await request.content.read(MAX_BODY + 1)
+    data = await read_limited(request, MAX_BODY)
     if len(data) > MAX_BODY:
         raise errors.request_entity_too_large(f"Request entity too large: limit is {MAX_BODY}")
     return data
