@@ -287,7 +287,8 @@ async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
                                             pki.node_token: BOOTSTRAP_USER, pki.join_token: BOOTSTRAP_USER},
                                     cluster_ca_cert=pki.ca_cert, cluster_ca_key=pki.ca_key,
                                     service_account_key=pki.dir / "service-account.key",
-                                    kubelet_client_cert=pki.admin_cert, kubelet_client_key=pki.admin_key), store)
+                                    kubelet_client_cert=pki.admin_cert, kubelet_client_key=pki.admin_key,
+                                    cluster_dns_service="dns" not in cfg.disable), store)
     app = make_app(api)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

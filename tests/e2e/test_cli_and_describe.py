@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Cluster, Kubectl
+from tests.e2e.conftest import Cluster, Kubectl, bare_server, kubectl_137
 
 pytestmark = pytest.mark.e2e
 
@@ -73,3 +74,12 @@ spec:
     utils.create_from_yaml(k8s_client, str(f), namespace=ns)
     assert client.AppsV1Api(k8s_client).read_namespaced_deployment("web", ns).spec.replicas == 1
     assert client.CoreV1Api(k8s_client).read_namespaced_config_map("one", ns).data == {"a": "1"}
+
+
+def test_disabled_dns_has_no_kube_dns_service(tmp_path: Path) -> None:
+    # --disable dns (k3s: --disable coredns) leaves the name free for a DNS of the user's own
+    with bare_server(tmp_path, "--disable", "dns") as c:
+        k = Kubectl(c, kubectl_137(), "1.37")
+        missing = k.run("get", "service", "kube-dns", "-n", "kube-system", check=False)
+        assert missing.returncode != 0 and 'services "kube-dns" not found' in missing.stderr
+        assert "kubernetes" in k("get", "service", "-n", "default", "-o", "name")

@@ -9,6 +9,7 @@ watch cache, allocators and CRD registration are opened and closed in ``cleanup_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,7 +37,7 @@ from kybernetes.apiserver.crds import CRDManager
 from kybernetes.apiserver.kubelets import KubeletConnections
 from kybernetes.apiserver.metrics import MetricsAPI
 from kybernetes.apiserver.nodecredentials import CACERTS_PATH, CLIENT_KUBELET_PATH, NodeCredentials
-from kybernetes.apiserver.objects import ObjectStore
+from kybernetes.apiserver.objects import DeleteOptions, ObjectStore
 from kybernetes.apiserver.podlogs import PodLogs
 from kybernetes.apiserver.podstreams import PodStreams
 from kybernetes.apiserver.quota import QuotaAdmission
@@ -69,6 +70,7 @@ class ApiServerConfig:
     cluster_ca_cert: Path | None = None  # with its key: serve /cacerts and sign node client certificates
     cluster_ca_key: Path | None = None
     watch_cache_window: int = 20_000  # recent changes a watch can resume from without the store
+    cluster_dns_service: bool = True  # the packaged cluster DNS runs: its ``kube-dns`` Service exists
 
 
 class ApiServer:
@@ -141,7 +143,9 @@ class ApiServer:
         from kybernetes.apiserver.objects import WriteOptions
 
         host, _, port = self.config.server_address.rpartition(":")
-        for obj in bootstrap_objects(host, int(port), self.config.service_cidr):
+        if not self.config.cluster_dns_service:
+            await self._remove_kube_dns_service()
+        for obj in bootstrap_objects(host, int(port), self.config.service_cidr, self.config.cluster_dns_service):
             group, _, version = obj["apiVersion"].rpartition("/")
             info = self.registry.by_kind(GroupVersionKind(group, version, obj["kind"]))
             assert info is not None
@@ -158,13 +162,30 @@ class ApiServer:
 
                         await self.objects.update(info, md.get("namespace", ""), md["name"], follow, ctx, opts)
                 continue
+            hook = self.writes.track(info, opts, ctx)  # managedFields as upstream's: kube-apiserver made it
             try:
-                await self.objects.create(info, obj, ctx, opts)
+                await self.objects.create(info, obj, ctx, opts, on_prepared=lambda o, h=hook: h(o, None))
             except errors.StatusError as e:
                 if e.code == 422 and obj["kind"] == "Service":  # e.g. its ClusterIP taken by an older Service
                     log.warning("Could not create Service %s/%s: %s", md.get("namespace"), md["name"], e)
                 elif e.code != 409:
                     raise
+
+    async def _remove_kube_dns_service(self) -> None:
+        """With the packaged DNS disabled its Service goes too (as k3s removes a disabled addon), so
+        that a DNS of the user's own can take the name; one anybody else has changed is left alone."""
+        info = self.registry.require("", "v1", "services")
+        existing = self.cache.get(info.key("kube-system", "kube-dns"))
+        if existing is None:
+            return
+        managers = {m.get("manager") for m in existing.obj["metadata"].get("managedFields") or []}
+        if managers != {"kube-apiserver"}:
+            return
+        ctx = WriteContext(user="system:apiserver", groups=("system:masters",))
+        with contextlib.suppress(errors.StatusError):
+            await self.objects.delete(info, "kube-system", "kube-dns", ctx, DeleteOptions(
+                precondition_rv=existing.obj["metadata"].get("resourceVersion")))
+        log.info("Removed the kube-dns Service: the cluster DNS is disabled")
 
     async def stop(self) -> None:
         await self.crds.stop()
@@ -428,11 +449,12 @@ def make_app(server: ApiServer) -> web.Application:
     return app
 
 
-def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443,
-                      service_cidr: str = "10.43.0.0/16") -> list[dict[str, Any]]:
+def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443, service_cidr: str = "10.43.0.0/16",
+                      dns: bool = True) -> list[dict[str, Any]]:
     """Objects every cluster has from the start, in creation order; the ``kubernetes`` Service's
     Endpoints and EndpointSlice point at this API server (``host:port``). The ``kubernetes``
-    Service takes the first address of the service range, ``kube-dns`` the tenth (as in k3s)."""
+    Service takes the first address of the service range, ``kube-dns`` (when ``dns``) the tenth
+    (as in k3s)."""
     namespaces: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
                                         for n in ("default", "kube-system", "kube-public", "kube-node-lease")]
     services = ipaddress.ip_network(service_cidr, strict=False)
@@ -454,8 +476,8 @@ def bootstrap_objects(host: str = "127.0.0.1", port: int = 6443,
               "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}
     # endpoints may not be loopback addresses: a server advertised on 127.0.0.1 has none
     reachable = [endpoints, slice_] if not _is_loopback(host) else []
-    return [*namespaces, kubernetes, *reachable, kube_dns_service(str(services[10])), *SYSTEM_PRIORITY_CLASSES,
-            *bootstrappolicy.objects()]
+    dns_service = [kube_dns_service(str(services[10]))] if dns else []
+    return [*namespaces, kubernetes, *reachable, *dns_service, *SYSTEM_PRIORITY_CLASSES, *bootstrappolicy.objects()]
 
 
 def kube_dns_service(cluster_ip: str) -> dict[str, Any]:
