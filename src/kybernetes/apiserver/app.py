@@ -162,9 +162,13 @@ class ApiServer:
 
                         await self.objects.update(info, md.get("namespace", ""), md["name"], follow, ctx, opts)
                 continue
-            hook = self.writes.track(info, opts, ctx)  # managedFields as upstream's: kube-apiserver made it
+            track = self.writes.track(info, opts, ctx)  # managedFields as upstream's: kube-apiserver made it
+
+            def created(o: dict[str, Any], track: Callable[[dict[str, Any], None], None] = track) -> None:
+                track(o, None)
+
             try:
-                await self.objects.create(info, obj, ctx, opts, on_prepared=lambda o, h=hook: h(o, None))
+                await self.objects.create(info, obj, ctx, opts, on_prepared=created)
             except errors.StatusError as e:
                 if e.code == 422 and obj["kind"] == "Service":  # e.g. its ClusterIP taken by an older Service
                     log.warning("Could not create Service %s/%s: %s", md.get("namespace"), md["name"], e)
