@@ -82,15 +82,24 @@ class ClientConfig:
     unix_socket: str = ""  # reach ``server`` through this socket instead (components inside the server)
 
 
-def _data_file(data: str | None, path: str | None, base: Path) -> str | None:
+def _pem(data: str | None, path: str | None, base: Path) -> bytes | None:
+    """A kubeconfig's ``*-data`` (base64) or file path, as the PEM bytes themselves."""
     if data:
-        f = tempfile.NamedTemporaryFile(delete=False, prefix="kyb-kc-")
-        f.write(base64.b64decode(data))
-        f.close()
-        return f.name
+        return base64.b64decode(data)
     if path:
-        return str((base / path).resolve())
+        return (base / path).read_bytes()
     return None
+
+
+def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    # ssl can only read a certificate and key from files: write them for the call and remove them at
+    # once, so no private key is left behind in the temp directory.
+    with tempfile.TemporaryDirectory(prefix="kyb-kc-") as d:
+        c, k = Path(d) / "cert.pem", Path(d) / "key.pem"
+        k.touch(mode=0o600)
+        k.write_bytes(key)
+        c.write_bytes(cert)
+        ctx.load_cert_chain(c, k)
 
 
 def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
@@ -109,12 +118,12 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
             sslctx.check_hostname = False
             sslctx.verify_mode = ssl.CERT_NONE
         else:
-            ca = _data_file(cluster.get("certificate-authority-data"), cluster.get("certificate-authority"), p.parent)
-            sslctx = ssl.create_default_context(cafile=ca)
-        cert = _data_file(user.get("client-certificate-data"), user.get("client-certificate"), p.parent)
-        key = _data_file(user.get("client-key-data"), user.get("client-key"), p.parent)
+            ca = _pem(cluster.get("certificate-authority-data"), cluster.get("certificate-authority"), p.parent)
+            sslctx = ssl.create_default_context(cadata=ca.decode() if ca else None)
+        cert = _pem(user.get("client-certificate-data"), user.get("client-certificate"), p.parent)
+        key = _pem(user.get("client-key-data"), user.get("client-key"), p.parent)
         if cert and key:
-            sslctx.load_cert_chain(cert, key)
+            _load_cert_chain(sslctx, cert, key)
     return ClientConfig(server.rstrip("/"), sslctx, user.get("token"), user_agent)
 
 
