@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kybernetes.cli import malloc
+
 DEFAULT_DATA_DIR = Path("/var/lib/kybernetes")
 
 
@@ -485,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         args, rest = p.parse_known_args(argv)
         return _kubectl(args, rest)
     args = p.parse_args(argv)
+    malloc.tune_malloc()
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose + 1, 2),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers = {"server": _server, "scheduler": _scheduler, "agent": _agent,
