@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 
-from kybernetes.apiserver import certs
+from kybernetes.apiserver import certs, fastlane
 from kybernetes.apiserver.app import ApiServer, ApiServerConfig, make_app
 from kybernetes.apiserver.authn import User
 from kybernetes.apiserver.nodecredentials import BOOTSTRAP_USER
@@ -256,14 +256,14 @@ async def run_ingress(cfg: ServerConfig, client: Any, stop: asyncio.Event) -> No
                                  publish_address=cfg.node_ip or cfg.advertise_address)
 
 
-async def serve_components_socket(runner: web.AppRunner, path: Path) -> str:
+async def serve_components_socket(front: fastlane.Front, path: Path) -> str:
     """The API on a unix socket only this user can open (``<data-dir>/server/api.sock``), for the
     components running inside the server; "" if the path is too long for a socket."""
     if len(str(path).encode()) >= 108:
         log.info("the data dir path is too long for a unix socket: embedded components use HTTPS")
         return ""
     await asyncio.to_thread(path.unlink, missing_ok=True)
-    await web.UnixSite(runner, str(path)).start()
+    await front.listen_unix(str(path))
     await asyncio.to_thread(path.chmod, 0o600)  # connecting needs write permission: the owner's alone
     return str(path)
 
@@ -292,10 +292,10 @@ async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
     app = make_app(api)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, cfg.bind_address, cfg.https_listen_port, ssl_context=pki.server_ssl_context(),
-                       reuse_address=True, backlog=1024)
-    await site.start()
-    sock = await serve_components_socket(runner, cfg.data_dir / "server" / "api.sock")
+    # the handlers only read what fastlane.Request has of an aiohttp request
+    front = fastlane.Front(runner, cast(fastlane.Handler, api.serve_api))
+    await front.listen_tcp(cfg.bind_address, cfg.https_listen_port, pki.server_ssl_context(), backlog=1024)
+    sock = await serve_components_socket(front, cfg.data_dir / "server" / "api.sock")
     kubeconfig = cfg.data_dir / "kubeconfig.yaml"
     await asyncio.to_thread(certs.write_kubeconfig, kubeconfig, pki, server_url(cfg))
     log.info("Running kube-apiserver on %s (ready in %.0f ms); kubeconfig at %s", server_url(cfg),
@@ -317,4 +317,5 @@ async def run(cfg: ServerConfig, started: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         log.info("Shutting down")
+        await front.close()
         await runner.cleanup()
