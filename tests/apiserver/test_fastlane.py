@@ -169,6 +169,19 @@ async def test_a_malformed_request_gets_aiohttps_answer(served: Served) -> None:
     writer.close()
 
 
+@pytest.mark.parametrize("raw", [
+    b"GET /api/v1/namespaces HTTP/1.1\nHost: x\n" + AUTH.encode().replace(b"\r", b"") + b"\n",
+    b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nX-A: 1\x00\r\n" + AUTH.encode() + b"\r\n",
+    b"GET /api/v1/namespaces/../namespaces HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n",
+])
+async def test_unusual_heads_go_to_aiohttp(served: Served, raw: bytes) -> None:
+    reader, writer = await served.connect()
+    writer.write(raw)
+    status, _, _ = await read_response(reader)
+    assert status in (200, 400, 404) and served.fast == 0
+    writer.close()
+
+
 async def test_connection_close_is_honoured(served: Served) -> None:
     reader, writer = await served.connect()
     writer.write(request("GET", "/api/v1/namespaces/default", extra="Connection: close\r\n"))
@@ -186,4 +199,15 @@ async def test_an_oversized_body_is_refused_like_before(served: Served) -> None:
     status, _, body = await read_response(reader)
     assert status == 413, body
     assert served.fast == 0
+    writer.close()
+
+
+async def test_a_warning_naming_a_field_with_a_line_break_stays_one_header(served: Served) -> None:
+    reader, writer = await served.connect()
+    cm = {**configmap("w"), "bogus\r\nX-Injected: 1": 1}
+    writer.write(request("POST", "/api/v1/namespaces/default/configmaps?fieldValidation=Warn", cm))
+    status, headers, _ = await read_response(reader)
+    assert status == 201 and served.fast == 1
+    assert "x-injected" not in headers
+    assert headers["warning"] == r'299 - "unknown field \"bogus\r\nX-Injected: 1\""'
     writer.close()

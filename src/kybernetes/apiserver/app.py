@@ -1,6 +1,7 @@
 """The API server's aiohttp application, assembled once by ``make_app``.
 
-Request flow: error middleware → authentication → routing. Resource URLs (``/api/...``,
+Request flow: error middleware → authentication → routing (plain resource requests arrive from
+``fastlane`` instead, at ``serve_api``, which does the middlewares' work itself). Resource URLs (``/api/...``,
 ``/apis/...``) are parsed into a ``RequestInfo`` and dispatched on verb to ``reads``, ``writes``
 or ``subresources``; non-resource paths serve version, health, discovery and OpenAPI. The store,
 watch cache, allocators and CRD registration are opened and closed in ``cleanup_ctx``.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
@@ -38,6 +39,9 @@ KEEPALIVE_TIMEOUT = 75.0  # aiohttp's, which clients are used to
 SHUTDOWN_GRACE = 5.0
 
 Handler = Callable[["Request"], Awaitable[web.StreamResponse]]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header name (RFC 9110 token)
 
 
 class _Body:
@@ -119,6 +123,8 @@ def _parse_head(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
         text = head.decode("latin-1")
     except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
         return None
+    if _CONTROL.search(text.replace("\r\n", "")):
+        return None  # a bare CR or LF, NUL, other controls
     lines = text.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[2] != "HTTP/1.1" or parts[0] not in METHODS:
@@ -126,7 +132,7 @@ def _parse_head(head: bytes) -> tuple[str, str, list[tuple[str, str]]] | None:
     headers: list[tuple[str, str]] = []
     for line in lines[1:]:
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or line[0] in " \t":
+        if not sep or not _TOKEN.fullmatch(name):
             return None  # obsolete folding, a space before the colon, no colon: aiohttp decides
         headers.append((name, value.strip(" \t")))
     return parts[0], parts[1], headers
@@ -181,7 +187,7 @@ class FastLane(asyncio.Protocol):
         buf = self.buf
         end = buf.find(b"\r\n\r\n")
         if end < 0:
-            if len(buf) > MAX_HEAD:
+            if len(buf) > MAX_HEAD or b"\n\n" in buf:  # too long, or lines ended by LF alone
                 self._hand_over()
             return
         parsed = _parse_head(bytes(buf[:end]))
@@ -209,8 +215,8 @@ class FastLane(asyncio.Protocol):
 
     def _plain(self, path: str, query: str, headers: CIMultiDictProxy[str]) -> int | None:
         """The body length of a request served here; None for one aiohttp must take."""
-        if not path.startswith(("/api/", "/apis/")) or "%" in path:
-            return None
+        if not path.startswith(("/api/", "/apis/")) or "%" in path or "/." in path or "//" in path or "#" in query:
+            return None  # escapes and dot segments: aiohttp normalises the path first
         if "Transfer-Encoding" in headers or "Upgrade" in headers or "Expect" in headers:
             return None
         if "watch" in query:  # a watch, or a selector that mentions one: either way aiohttp's
@@ -262,6 +268,8 @@ class FastLane(asyncio.Protocol):
         head = [b"HTTP/1.1 %d %s\r\n" % (status, resp.reason.encode("latin-1"))]
         has_type = False
         for name, value in resp.headers.items():
+            if "\r" in value or "\n" in value:  # as aiohttp's writer, which refuses them too
+                raise ValueError(f"a line break in the value of the response header {name}")
             lname = name.lower()
             if lname in ("content-length", "connection", "transfer-encoding", "date"):
                 continue
