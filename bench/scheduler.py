@@ -153,6 +153,7 @@ class Bindings:
         self.client = client
         self.bound: dict[str, float] = {}
         self.running: dict[str, float] = {}  # hollow nodes: when their status write reported the pod Running
+        self._running_counts: dict[str, int] = {}  # by name prefix, as ``_counts``
         self._more_running = asyncio.Event()
         self._counts: dict[str, int] = {}  # by name prefix (up to the last "-")
         self._want: tuple[str, int] | None = None
@@ -176,7 +177,7 @@ class Bindings:
 
     async def wait_running(self, prefix: str, n: int) -> None:
         """Until ``n`` pods named ``<prefix>*`` were seen Running."""
-        while sum(1 for k in self.running if k.startswith(prefix)) < n:
+        while self._running_counts.get(prefix, 0) < n:
             self._more_running.clear()
             await self._more_running.wait()
 
@@ -198,6 +199,8 @@ class Bindings:
                     if ev.get("type") in ("ADDED", "MODIFIED") and name not in self.running and \
                             ((ev.get("object") or {}).get("status") or {}).get("phase") == "Running":
                         self.running[name] = time.monotonic()
+                        running_prefix = name[:name.rfind("-") + 1]
+                        self._running_counts[running_prefix] = self._running_counts.get(running_prefix, 0) + 1
                         self._more_running.set()
                     if ev.get("type") in ("ADDED", "MODIFIED") and name not in self.bound:
                         self.bound[name] = time.monotonic()

@@ -203,10 +203,6 @@ class ApiServer:
     async def error_middleware(self, request: web.Request,
                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                                ) -> web.StreamResponse:
-        return await self._guarded(request, handler)
-
-    async def _guarded(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                       ) -> web.StreamResponse:
         try:
             return await handler(request)
         except errors.StatusError as e:
@@ -224,19 +220,15 @@ class ApiServer:
     async def authn_middleware(self, request: web.Request,
                                handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                                ) -> web.StreamResponse:
-        request[USER] = self._acting_user(request)
+        request[USER] = impersonation.acting_user(request.headers, self.authn.authenticate(request), self.authz)
         return await handler(request)
 
     async def serve_api(self, request: web.Request) -> web.StreamResponse:
-        """A resource request from the fast lane: the middlewares' work, then ``dispatch``."""
-        return await self._guarded(request, self._authenticated_dispatch)
+        """A resource request from the fast lane: through both middlewares to ``dispatch``."""
+        return await self.error_middleware(request, self._authenticated_dispatch)
 
     async def _authenticated_dispatch(self, request: web.Request) -> web.StreamResponse:
-        request[USER] = self._acting_user(request)
-        return await self.dispatch(request)
-
-    def _acting_user(self, request: web.Request) -> User:
-        return impersonation.acting_user(request.headers, self.authn.authenticate(request), self.authz)
+        return await self.authn_middleware(request, self.dispatch)
 
     # --- non-resource endpoints -----------------------------------------------------------------
     async def version(self, request: web.Request) -> web.Response:

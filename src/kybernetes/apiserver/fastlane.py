@@ -99,9 +99,6 @@ class Request:
     def __setitem__(self, key: Any, value: Any) -> None:
         self._state[key] = value
 
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self._state.get(key, default)
-
 
 class _Date:
     """The ``Date`` header, formatted once a second."""

@@ -91,14 +91,16 @@ def _pem(data: str | None, path: str | None, base: Path) -> bytes | None:
     return None
 
 
-def _load_cert_chain(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
-    # ssl can only read a certificate and key from files: write them for the call and remove them at
-    # once, so no private key is left behind in the temp directory.
+def load_cert_pem(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    """``ctx.load_cert_chain`` for a certificate and key held in memory. ssl reads them from files
+    only: they are written for the call into a private directory that is removed at once, so no
+    private key is left behind."""
     with tempfile.TemporaryDirectory(prefix="kyb-kc-") as d:
         c, k = Path(d) / "cert.pem", Path(d) / "key.pem"
-        k.touch(mode=0o600)
-        k.write_bytes(key)
         c.write_bytes(cert)
+        fd = os.open(k, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
         ctx.load_cert_chain(c, k)
 
 
@@ -123,7 +125,7 @@ def load_kubeconfig(path: str | os.PathLike[str], context: str | None = None,
         cert = _pem(user.get("client-certificate-data"), user.get("client-certificate"), p.parent)
         key = _pem(user.get("client-key-data"), user.get("client-key"), p.parent)
         if cert and key:
-            _load_cert_chain(sslctx, cert, key)
+            load_cert_pem(sslctx, cert, key)
     return ClientConfig(server.rstrip("/"), sslctx, user.get("token"), user_agent)
 
 

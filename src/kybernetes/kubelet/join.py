@@ -13,13 +13,11 @@ proxy gets ``CN=system:kube-proxy`` the same way). A real agent keeps its keys a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import hashlib
 import logging
 import os
 import ssl
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from kybernetes.client.rest import ClientConfig
+from kybernetes.client.rest import ClientConfig, load_cert_pem
 
 __all__ = ["KUBE_PROXY_USER", "Credentials", "JoinError", "client_config", "join", "node_user", "parse_token"]
 
@@ -223,11 +221,5 @@ def client_config(server: str, ca_pem: bytes, creds: Credentials, *, insecure: b
     """A client config authenticating with the certificate (loaded through a private
     temporary directory: ``ssl`` reads keys from files only)."""
     ctx = _unverified() if insecure or not ca_pem else ssl.create_default_context(cadata=ca_pem.decode())
-    with tempfile.TemporaryDirectory(prefix="kyb-node-") as d:
-        cert, key = Path(d) / "tls.crt", Path(d) / "tls.key"
-        cert.write_bytes(creds.cert_pem)
-        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with contextlib.closing(os.fdopen(fd, "wb")) as f:
-            f.write(creds.key_pem)
-        ctx.load_cert_chain(cert, key)
+    load_cert_pem(ctx, creds.cert_pem, creds.key_pem)
     return ClientConfig(server.rstrip("/"), ctx, None, user_agent)
